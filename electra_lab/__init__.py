@@ -1,0 +1,1 @@
+"""electra-lab: ELECTRA pretraining studies."""

@@ -1,0 +1,81 @@
+"""electra-lab command line: parse, load the config, call one function."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from electra_lab.config import ConfigError
+
+
+def _config(args):
+    from electra_lab.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def cmd_pretrain(args) -> int:
+    from electra_lab.train.pretrain import run_pretraining
+
+    cfg = _config(args)
+    summary = run_pretraining(cfg, tracking=not args.no_tracking)
+    print(json.dumps({k: summary[k] for k in ("run_name", "run_id", "export_dir", "steps", "pretrain_flops",
+                                              "wall_seconds")}, indent=2))
+    return 0
+
+
+def cmd_flops(args) -> int:
+    from electra_lab import flops
+
+    if args.paper:
+        rows = flops.paper_table()
+        width = max(len(r["name"]) for r in rows)
+        print(f"{'model':<{width}}  {'train FLOPs':>12}  {'steps':>9}  {'batch':>6}  seq")
+        for r in rows:
+            print(f"{r['name']:<{width}}  {flops.format_flops(r['train_flops']):>12}  {int(r["steps"]):>9}  "
+                  f"{r["batch"]:>6}  {r["seq_len"]}")
+        return 0
+    if not args.config:
+        raise ConfigError("flops needs a CONFIG file or --paper")
+    from electra_lab.train.budget import config_flops
+
+    print(json.dumps(config_flops(_config(args)), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="electra-lab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pretrain", help="pretrain one model from a YAML config")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. model.gen_fraction=0.5")
+    p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("flops", help="pretraining FLOPs of a config (JSON), or the paper's table")
+    p.add_argument("config", nargs="?")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--paper", action="store_true", help="print the paper's comparison table")
+    p.set_defaults(func=cmd_flops)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"electra-lab: config error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"electra-lab: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The strategy interface: what differs between the paper's training algorithms, and nothing else.
+
+The trainer calls these methods without knowing which strategy it runs. A strategy module holds
+an `Options` dataclass (its config keys under `strategy:`) and a `Strategy` class that satisfies
+the Protocol below; adding one is one file in this package plus one YAML under experiments/.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import torch
+from torch import nn
+
+from electra_lab.config import MaskingConfig, ModelConfig
+from electra_lab.data.masking import SpecialIds
+
+# a metric is a (sum, count) pair of 0-dim tensors, so averages over steps/batches stay exact
+# and nothing forces a host synchronisation inside the step
+Metric = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # [B, L] original tokens
+    attention_mask: torch.Tensor  # [B, L] 1 for real tokens
+    token_type_ids: torch.Tensor  # [B, L]
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor  # scalar to backpropagate
+    metrics: dict[str, Metric] = field(default_factory=dict)
+
+
+@dataclass
+class StrategyContext:
+    """What every strategy may need to know about the run (no strategy reads the config itself)."""
+
+    model: ModelConfig
+    masking: MaskingConfig
+    ids: SpecialIds
+    seq_len: int
+    max_predictions: int
+    total_steps: int = 0  # filled by the trainer once the budget is resolved
+    unigram_counts: Callable[[], torch.Tensor] | None = None  # token frequencies of the training data
+
+
+class Strategy(Protocol):
+    def build(self) -> nn.ModuleDict:
+        """Create the models this strategy trains (already tied as the config asks)."""
+
+    def param_groups(self, models: nn.ModuleDict) -> list[dict]:
+        """[{'named_params': [(name, param), ...], optional optimiser overrides}, ...]."""
+
+    def step(self, models: nn.ModuleDict, batch: Batch, step: int) -> StepOutput:
+        """Loss and metrics for one (micro-)batch. Also used for evaluation under no_grad."""
+
+    def phase(self, step: int) -> str:
+        """A label for what is being trained at `step` (e.g. two-stage: generator / discriminator)."""
+
+    def flops_per_sequence(self, step: int) -> float:
+        """Training FLOPs (forward + backward, official counting) for one sequence at `step`."""
+
+    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
+        """Models to export by folder name; 'encoder' is the one fine-tuning uses."""
+
+
+def mean_metric(values: torch.Tensor, weights: torch.Tensor | None = None) -> Metric:
+    """A (sum, count) metric from per-item values and optional 0/1 weights."""
+    values = values.detach().float()
+    if weights is None:
+        return values.sum(), torch.tensor(float(values.numel()), device=values.device)
+    weights = weights.detach().float()
+    return (values * weights).sum(), weights.sum()
+
+
+def scalar_metric(value: torch.Tensor) -> Metric:
+    return value.detach().float(), torch.ones((), device=value.device)
+
+
+def all_named_params(models: nn.ModuleDict) -> list[tuple[str, nn.Parameter]]:
+    """Every trainable parameter once (shared tensors appear once)."""
+    return [(n, p) for n, p in models.named_parameters() if p.requires_grad]

@@ -1,0 +1,122 @@
+"""One pretraining run from a config: corpus -> tokenizer -> packed blocks -> strategy -> trainer,
+tracked as one MLflow run, ending with a Hugging Face export."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from electra_lab.config import Config, max_predictions, to_dict
+from electra_lab.data.masking import SpecialIds
+from electra_lab.strategies import build_strategy
+from electra_lab.strategies.base import StrategyContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    train: np.ndarray
+    valid: np.ndarray
+    tokenizer: object
+    meta: dict
+
+
+def prepare_data(cfg: Config) -> PreparedData:
+    """Build (or reuse from cache) the corpus, tokenizer and packed blocks the config asks for."""
+    from electra_lab.data.corpus import build_corpus
+    from electra_lab.data.packing import PackingOptions, pack_corpus
+    from electra_lab.data.tokenizer import load_or_build_tokenizer
+
+    d = cfg.data
+    corpus = build_corpus(d.sources, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
+                          max_docs_per_source=d.max_docs_per_source, max_chars_per_source=d.max_chars_per_source,
+                          skip_unavailable=d.skip_unavailable)
+    tokenizer, tok_key = load_or_build_tokenizer(d.tokenizer, d.vocab_size, corpus.train_path)
+    options = PackingOptions(seq_len=d.seq_len, single_segment_prob=d.single_segment_prob,
+                             short_seq_prob=d.short_seq_prob, seed=cfg.run.seed)
+    packed = pack_corpus(corpus.train_path, corpus.valid_path, tokenizer, tok_key, options)
+    meta = {"corpus_key": corpus.key, "corpus": corpus.manifest, "tokenizer_key": tok_key,
+            "blocks_key": packed.key, "blocks": packed.meta}
+    return PreparedData(packed.train, packed.valid, tokenizer, meta)
+
+
+def special_ids(tokenizer) -> SpecialIds:
+    return SpecialIds(pad=tokenizer.pad_token_id, cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
+                      mask=tokenizer.mask_token_id, unk=tokenizer.unk_token_id, vocab_size=len(tokenizer))
+
+
+def unigram_counter(blocks: np.ndarray, vocab_size: int):
+    """Token frequencies of the training blocks, computed only if a strategy asks."""
+    def counts() -> torch.Tensor:
+        flat = np.asarray(blocks[: min(len(blocks), 20000)]).reshape(-1).astype(np.int64)
+        return torch.from_numpy(np.bincount(flat, minlength=vocab_size)[:vocab_size]).float()
+    return counts
+
+
+def make_strategy(cfg: Config, ids: SpecialIds, unigram=None):
+    ctx = StrategyContext(model=cfg.model, masking=cfg.masking, ids=ids, seq_len=cfg.data.seq_len,
+                          max_predictions=max_predictions(cfg.masking, cfg.data.seq_len), unigram_counts=unigram)
+    return build_strategy(cfg.strategy, ctx)
+
+
+def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: bool = True) -> dict:
+    """Train, evaluate, checkpoint and export one run; returns a summary (run id, folders, metrics)."""
+    from electra_lab.train.trainer import Trainer
+
+    run_dir = Path(cfg.run.output_dir) / cfg.run.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    data = data or prepare_data(cfg)
+    ids = special_ids(data.tokenizer)
+    strategy = make_strategy(cfg, ids, unigram_counter(data.train, ids.vocab_size))
+
+    tracker = None
+    if tracking:
+        from electra_lab.tracking import Tracker
+
+        tracker = Tracker(cfg.run.tracking_uri, cfg.run.experiment)
+        id_file = run_dir / "mlflow_run_id"
+        previous = id_file.read_text().strip() if id_file.exists() and cfg.run.resume else None
+        run_id = tracker.start(cfg.run.name, run_id=previous,
+                               tags={"strategy": cfg.strategy["name"], "kind": "pretrain", **cfg.run.tags})
+        id_file.write_text(run_id)
+    trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker)
+    resumed = trainer.resume_if_possible()
+    status = "FAILED"
+    try:
+        if tracker:
+            tracker.log_params(to_dict(cfg))
+            tracker.set_tags({"total_steps": trainer.budget.total_steps,
+                              "pretrain_flops_budget": f"{trainer.budget.total_flops:.6g}",
+                              "device": str(trainer.device), "precision": str(trainer.dtype).replace("torch.", ""),
+                              "corpus_key": data.meta["corpus_key"], "blocks_key": data.meta["blocks_key"]})
+        trainer.fit()
+        export_dir = run_dir / "export"
+        trainer.export(export_dir)
+        trainer.write_history_csv(run_dir / "metrics.csv")
+        summary = {
+            "run_name": cfg.run.name, "run_id": tracker.run_id if tracker else None, "run_dir": str(run_dir),
+            "export_dir": str(export_dir), "steps": trainer.step, "pretrain_flops": trainer.flops,
+            "tokens": trainer.tokens, "resumed": resumed, "wall_seconds": time.time() - started,
+            "final": trainer.history[-1] if trainer.history else {},
+        }
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        if tracker:
+            tracker.log_metrics({"pretrain_flops": trainer.flops}, step=trainer.step)
+            tracker.set_tags({"export_dir": str(export_dir.resolve())})
+            tracker.log_artifacts(export_dir, "export")
+            tracker.log_artifact(run_dir / "metrics.csv")
+            tracker.log_artifact(run_dir / "summary.json")
+            (run_dir / "data_meta.json").write_text(json.dumps(data.meta, indent=2, default=str))
+            tracker.log_artifact(run_dir / "data_meta.json")
+        status = "FINISHED"
+        return summary
+    finally:
+        if tracker:
+            tracker.end(status)

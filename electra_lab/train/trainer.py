@@ -1,0 +1,232 @@
+"""The one trainer every strategy runs on.
+
+It owns device, precision, accumulation, schedule, budget, evaluation, checkpoints, resume,
+progress and logging; the strategy owns the models and the loss. Nothing here knows which
+strategy it is running.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from electra_lab.config import Config, to_dict
+from electra_lab.data.masking import SpecialIds
+from electra_lab.models.export import export_models
+from electra_lab.train import checkpoint as ckpt
+from electra_lab.train.budget import resolve_budget
+from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
+from electra_lab.train.device import autocast, resolve_device, resolve_precision
+from electra_lab.train.optim import build_optimizer, build_scheduler
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+class MetricWindow:
+    """Accumulates (sum, count) tensors on device; read (one sync) only when logging."""
+
+    def __init__(self):
+        self.sums: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, metrics) -> None:
+        for name, (total, count) in metrics.items():
+            if name in self.sums:
+                self.sums[name][0] += total
+                self.sums[name][1] += count
+            else:
+                self.sums[name] = [total.clone(), count.clone()]
+
+    def read(self) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        names = list(self.sums)
+        stacked = torch.stack([torch.stack(self.sums[n]) for n in names]).cpu().tolist()
+        self.sums = {}
+        return {n: (s / c if c else float("nan")) for n, (s, c) in zip(names, stacked)}
+
+
+class Trainer:
+    def __init__(self, cfg: Config, strategy, ids: SpecialIds, train_blocks: np.ndarray, valid_blocks: np.ndarray,
+                 run_dir: Path, tokenizer, tracker=None):
+        self.cfg, self.strategy, self.ids = cfg, strategy, ids
+        self.train_blocks, self.valid_blocks = train_blocks, valid_blocks
+        self.run_dir, self.tokenizer, self.tracker = Path(run_dir), tokenizer, tracker
+        self.device = resolve_device(cfg.train.device)
+        self.dtype = resolve_precision(cfg.train.precision, self.device)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+
+        torch.manual_seed(cfg.run.seed)
+        self.budget = resolve_budget(cfg, strategy)
+        strategy.ctx.total_steps = self.budget.total_steps
+        self.models: nn.ModuleDict = strategy.build().to(self.device)
+        self.optimizer = build_optimizer(strategy.param_groups(self.models), cfg.optim, self.device)
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.budget.total_steps)
+        self.micro_batch = cfg.train.batch_size // cfg.train.grad_accum
+        self.sampler = BlockSampler(len(train_blocks), self.micro_batch, cfg.run.seed)
+        self.step, self.flops, self.tokens = 0, 0.0, 0
+        self.data_state = self.sampler.state_dict()
+        self.snapshots_done: list[float] = []
+        self.history: list[dict] = []
+        self._compiled_step = self._maybe_compile(strategy.step)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
+
+    def state_dict(self) -> dict:
+        return {
+            "models": self.models.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step, "flops": self.flops, "tokens": self.tokens,
+            "data": self.data_state, "rng": ckpt.rng_state(),
+            "snapshots_done": self.snapshots_done, "history": self.history,
+            "config": to_dict(self.cfg),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.models.load_state_dict(state["models"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.flops, self.tokens = state["step"], state["flops"], state["tokens"]
+        self.data_state = state["data"]
+        self.sampler.load_state_dict(self.data_state)
+        self.snapshots_done = list(state.get("snapshots_done", []))
+        self.history = list(state.get("history", []))
+        ckpt.set_rng_state(state["rng"])
+
+    def save(self) -> None:
+        ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
+
+    def resume_if_possible(self) -> bool:
+        if self.cfg.run.resume and self.checkpoint_path.exists():
+            self.load_state_dict(ckpt.load_checkpoint(self.checkpoint_path))
+            return True
+        return False
+
+    # ------------------------------------------------------------------ loop
+
+    def _maybe_compile(self, fn):
+        if not self.cfg.train.compile:
+            return fn
+        return torch.compile(fn, dynamic=False)
+
+    def fit(self, max_steps: int | None = None) -> dict:
+        """Train until the budget (or max_steps, for tests that stop early) is reached."""
+        t = self.cfg.train
+        stop_at = min(self.budget.total_steps, max_steps or self.budget.total_steps)
+        window = MetricWindow()
+        self.sampler.load_state_dict(self.data_state)  # the prefetcher may have read ahead before
+        prefetch = Prefetcher(self.train_blocks, self.sampler, self.ids.pad, self.ids.sep, self.device)
+        bar = tqdm(total=self.budget.total_steps, initial=self.step, disable=not t.progress, unit="step",
+                   dynamic_ncols=True, desc=self.cfg.run.name)
+        tokens_per_step = t.batch_size * self.cfg.data.seq_len
+        last_time, last_step = time.perf_counter(), self.step
+        try:
+            while self.step < stop_at:
+                self.models.train()
+                self.optimizer.zero_grad(set_to_none=True)
+                for _ in range(t.grad_accum):
+                    batch, self.data_state = prefetch.next()
+                    with autocast(self.device, self.dtype):
+                        out = self._compiled_step(self.models, batch, self.step)
+                    (out.loss / t.grad_accum).backward()
+                    window.add(out.metrics)
+                if self.cfg.optim.clip_norm:
+                    params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_norm, foreach=True)
+                    window.add({"grad_norm": (grad_norm.detach().float(), torch.ones((), device=grad_norm.device))})
+                self.optimizer.step()
+                self.scheduler.step()
+                self.flops += self.budget.flops_per_step[self.step]
+                self.tokens += tokens_per_step
+                self.step += 1
+                bar.update(1)
+
+                last = self.step == self.budget.total_steps
+                if self.step % t.log_every == 0 or last:
+                    now = time.perf_counter()
+                    rate = (self.step - last_step) * tokens_per_step / max(now - last_time, 1e-9)
+                    last_time, last_step = now, self.step
+                    logged = self._log("train", window.read(), extra={"tokens_per_s": rate})
+                    bar.set_postfix(loss=f"{logged.get('train/loss', float('nan')):.3f}", tok_s=f"{rate:,.0f}")
+                if self.step % t.eval_every == 0 or last:
+                    self._log("eval", self.evaluate())
+                self._take_snapshots()
+                if self.step % t.checkpoint_every == 0 or last:
+                    self.save()
+        finally:
+            prefetch.close()
+            bar.close()
+        return self.history[-1] if self.history else {}
+
+    def _log(self, split: str, metrics: dict[str, float], extra: dict | None = None) -> dict:
+        values = {f"{split}/{k}": v for k, v in metrics.items()}
+        if split == "train":
+            loss = metrics.get("loss")
+            if loss is not None and not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"non-finite training loss ({loss}) at step {self.step} ({self.cfg.run.name}); the last good "
+                    f"checkpoint is kept at {self.checkpoint_path}. Try a lower optim.lr or train.precision=fp32."
+                )
+            values["train/lr"] = self.scheduler.get_last_lr()[0]
+            values.update(extra or {})
+        values.update({"flops": self.flops, "tokens": float(self.tokens)})
+        row = {"step": self.step, "phase": self.strategy.phase(max(self.step - 1, 0)), **values}
+        self.history.append(row)
+        if self.tracker:
+            self.tracker.log_metrics(values, step=self.step)
+        return values
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Held-out metrics on fixed validation blocks with a fixed masking seed, so every
+        evaluation sees the same corruption and the training RNG stream is untouched."""
+        self.models.eval()
+        window = MetricWindow()
+        n = min(len(self.valid_blocks), self.cfg.train.eval_batches * self.micro_batch)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(12345)
+            for start in range(0, n, self.micro_batch):
+                batch = make_batch(self.valid_blocks[start : start + self.micro_batch], self.ids.pad, self.ids.sep,
+                                   self.device)
+                with autocast(self.device, self.dtype):
+                    window.add(self.strategy.step(self.models, batch, self.step).metrics)
+        self.models.train()
+        return window.read()
+
+    # ------------------------------------------------------------------ exports
+
+    def export(self, folder: Path) -> dict[str, Path]:
+        return export_models(self.strategy.export_models(self.models), self.tokenizer, folder)
+
+    def _take_snapshots(self) -> None:
+        """Export an encoder each time the spent FLOPs pass one of train.snapshot_fractions."""
+        for frac in sorted(self.cfg.train.snapshot_fractions):
+            if frac in self.snapshots_done or self.flops < frac * self.budget.total_flops - 1e-6:
+                continue
+            folder = self.run_dir / "snapshots" / f"frac_{frac:.4f}"
+            self.export(folder)
+            (folder / "pretrain_flops.txt").write_text(f"{self.flops}\n{self.step}\n")
+            self.snapshots_done.append(frac)
+
+    def write_history_csv(self, path: Path) -> None:
+        keys: list[str] = []
+        for row in self.history:
+            keys += [k for k in row if k not in keys]
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.history)

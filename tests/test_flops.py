@@ -1,0 +1,113 @@
+"""Tests for the analytic FLOPs accounting in electra_lab.flops."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from electra_lab import flops
+from electra_lab.flops import TransformerShape
+
+# Values printed by google-research/electra's flops_computation.py (3 significant
+# figures). ELECTRA-Base prints 6.4245e19, i.e. "6.42e19"; 6.43e19 is within 0.5%.
+OFFICIAL_TRAIN_FLOPS = {
+    "BERT-Small": 1.42e18,
+    "ELECTRA-Small": 1.29e18,
+    "BERT-Base": 6.43e19,
+    "ELECTRA-Base": 6.43e19,
+    "BERT-Large": 1.92e20,
+    "ELECTRA-400K": 7.12e20,
+    "ELECTRA-1.75M": 3.11e21,
+    "GPT": 3.97e19,
+    "ELMo": 3.41e18,
+    "RoBERTa": 3.19e21,
+    "XLNet": 3.86e21,
+}
+
+SMALL = TransformerShape(layers=12, hidden=256, heads=4, ffn=1024, embedding_size=128)
+SMALL_GEN = TransformerShape(layers=12, hidden=64, heads=1, ffn=256, embedding_size=128)
+
+
+def test_paper_table_matches_official_script() -> None:
+    rows = flops.paper_table()
+    assert [r["name"] for r in rows] == list(OFFICIAL_TRAIN_FLOPS)
+    for row in rows:
+        expected = OFFICIAL_TRAIN_FLOPS[row["name"]]
+        assert row["train_flops"] == pytest.approx(expected, rel=5e-3), row["name"]
+
+
+def test_paper_table_rows_are_consistent() -> None:
+    for row in flops.paper_table():
+        assert row["train_flops"] == pytest.approx(
+            row["flops_per_sequence"] * row["batch"] * row["steps"]
+        )
+        for shape in row["shapes"].values():
+            assert shape.seq_len == row["seq_len"]
+
+
+def test_from_hidden_uses_script_defaults() -> None:
+    assert TransformerShape.from_hidden(256, 12, embedding_size=128) == SMALL
+    assert TransformerShape.from_hidden(64, 12, embedding_size=128) == SMALL_GEN
+
+
+def test_electra_is_disc_plus_gen() -> None:
+    total = flops.electra_flops_per_sequence(SMALL, SMALL_GEN)
+    disc = flops.model_flops_per_sequence(SMALL, "disc")
+    gen = flops.model_flops_per_sequence(SMALL_GEN, "mlm")
+    assert total == pytest.approx(disc + gen)
+    assert flops.mlm_flops_per_sequence(SMALL) == flops.model_flops_per_sequence(SMALL, "mlm")
+
+
+def test_electra_rejects_mismatched_seq_len() -> None:
+    with pytest.raises(ValueError):
+        flops.electra_flops_per_sequence(SMALL, dataclasses.replace(SMALL_GEN, seq_len=512))
+
+
+def test_output_frac_scales_only_the_head() -> None:
+    body = flops.model_flops_per_sequence(SMALL, "none")
+    head_full = flops.model_flops_per_sequence(SMALL, "mlm", output_frac=1.0) - body
+    for frac in (0.0, 0.15, 0.15625, 0.5):
+        with_head = flops.model_flops_per_sequence(SMALL, "mlm", output_frac=frac)
+        assert with_head - body == pytest.approx(frac * head_full)
+    # The discriminator head ignores output_frac.
+    assert flops.model_flops_per_sequence(SMALL, "disc", 0.1) == flops.model_flops_per_sequence(
+        SMALL, "disc", 1.0
+    )
+
+
+def test_disc_head_formula() -> None:
+    h = SMALL.hidden
+    assert flops.disc_head_flops(SMALL) == 2 * h * h + 11 * h
+
+
+def test_embedding_projection_only_when_sizes_differ() -> None:
+    tied = dataclasses.replace(SMALL, embedding_size=SMALL.hidden)
+    h, e = SMALL.hidden, SMALL.embedding_size
+    # Same vocab/positions, so only the e-sized terms and the projection change.
+    diff = flops.embedding_flops(SMALL) - flops.embedding_flops(tied)
+    per_e = 2 * SMALL.vocab_size + 2 * (SMALL.seq_len + 2) + 2 + 5 + 4
+    assert diff == pytest.approx(per_e * (e - h) + 2 * h * e + h)
+
+
+def test_linear_in_batch_and_steps() -> None:
+    per_token = flops.forward_flops_per_token(SMALL, "mlm")
+    one = flops.train_flops(per_token, batch=1, steps=1, seq_len=SMALL.seq_len)
+    assert one == pytest.approx(flops.mlm_flops_per_sequence(SMALL))
+    assert flops.train_flops(per_token, 128, 1000, SMALL.seq_len) == pytest.approx(
+        128 * 1000 * one
+    )
+    assert flops.train_flops(per_token, 256, 2000, SMALL.seq_len) == pytest.approx(
+        4 * flops.train_flops(per_token, 128, 1000, SMALL.seq_len)
+    )
+
+
+def test_unknown_head_rejected() -> None:
+    with pytest.raises(ValueError):
+        flops.forward_flops_per_token(SMALL, "cls")  # type: ignore[arg-type]
+
+
+def test_format_flops() -> None:
+    assert flops.format_flops(1.293744e18) == "1.29e18"
+    assert flops.format_flops(3.113953e21) == "3.11e21"
+    assert flops.format_flops(6.4e19) == "6.40e19"

@@ -1,0 +1,87 @@
+import torch
+
+from electra_lab.strategies import common
+from electra_lab.strategies.base import Batch
+from electra_lab.train.batches import make_batch
+from electra_lab.train.pretrain import make_strategy, special_ids
+
+from .conftest import make_blocks
+
+
+def setup(tiny_cfg, tiny_tokenizer, **extra):
+    cfg = tiny_cfg(**extra)
+    ids = special_ids(tiny_tokenizer)
+    strategy = make_strategy(cfg, ids)
+    strategy.ctx.total_steps = 10
+    torch.manual_seed(0)
+    models = strategy.build()
+    batch = make_batch(make_blocks(8, 32, ids.vocab_size), ids.pad, ids.sep, torch.device("cpu"))
+    return cfg, ids, strategy, models, batch
+
+
+def test_sample_equal_to_original_is_labelled_original(tiny_cfg, tiny_tokenizer):
+    _, _, strategy, _, batch = setup(tiny_cfg, tiny_tokenizer)
+    masked = common.mask_batch(batch, strategy.ctx)
+    # the generator "samples" the original token everywhere except the first real slot of each row
+    samples = masked.labels.clone()
+    samples[:, 0] = torch.where(masked.labels[:, 0] == 10, 11, 10)
+    corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
+    assert torch.equal(is_replaced.sum(1), torch.ones(8))
+    assert torch.equal(is_replaced.bool(), corrupted != batch.input_ids)
+    rows = torch.arange(8)
+    assert torch.all(is_replaced[rows, masked.positions[:, 0]] == 1)
+
+
+def test_no_rtd_gradient_reaches_the_generator(tiny_cfg, tiny_tokenizer):
+    _, _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **{"model.sharing": "none"})
+    masked = common.mask_batch(batch, strategy.ctx)
+    logits = common.generator_predictions(models, "generator", batch, masked)
+    samples = common.gumbel_sample(logits)
+    corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
+    disc_logits = common.discriminate(models, corrupted, batch)
+    common.rtd_loss(disc_logits, is_replaced, batch.attention_mask.float()).backward()
+    gen_grads = [p.grad for p in models["generator"].parameters()]
+    assert all(g is None or not g.any() for g in gen_grads)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in models["discriminator"].parameters())
+
+
+def test_full_step_trains_generator_only_through_mlm(tiny_cfg, tiny_tokenizer):
+    _, _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **{"model.sharing": "none"})
+    torch.manual_seed(1)
+    out = strategy.step(models, batch, 0)
+    out.loss.backward()
+    gen_grad = {n: p.grad.clone() for n, p in models["generator"].named_parameters() if p.grad is not None}
+    models.zero_grad(set_to_none=True)
+    torch.manual_seed(1)  # same masks and samples; now only the MLM part
+    masked = common.mask_batch(batch, strategy.ctx)
+    logits = common.generator_predictions(models, "generator", batch, masked)
+    common.mlm_loss(logits, masked.labels, masked.weights).backward()
+    for n, p in models["generator"].named_parameters():
+        if n in gen_grad:
+            torch.testing.assert_close(p.grad, gen_grad[n], rtol=1e-5, atol=1e-7)
+
+
+def test_shared_embeddings_are_one_tensor(tiny_cfg, tiny_tokenizer):
+    _, _, _, models, _ = setup(tiny_cfg, tiny_tokenizer, **{"model.gen_fraction": 0.25})
+    gen, disc = models["generator"].electra, models["discriminator"].electra
+    for name in ("word_embeddings", "position_embeddings", "token_type_embeddings", "LayerNorm"):
+        assert getattr(gen.embeddings, name).weight is getattr(disc.embeddings, name).weight
+    assert models["generator"].generator_lm_head.weight is disc.embeddings.word_embeddings.weight
+    # each model keeps its own projection (embedding 16 -> hidden 32 / 8)
+    assert gen.embeddings_project is not disc.embeddings_project
+
+
+def test_generator_size_follows_paper_rule(tiny_cfg, tiny_tokenizer):
+    _, _, _, models, _ = setup(tiny_cfg, tiny_tokenizer, **{"model.hidden": 256, "model.heads": 4,
+                                                             "model.ffn": 1024, "model.gen_fraction": 0.25})
+    c = models["generator"].config
+    assert (c.hidden_size, c.intermediate_size, c.num_attention_heads, c.num_hidden_layers) == (64, 256, 1, 2)
+
+
+def test_metrics_are_sane(tiny_cfg, tiny_tokenizer):
+    _, _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer)
+    out = strategy.step(models, batch, 0)
+    m = {k: (s / c).item() for k, (s, c) in out.metrics.items()}
+    assert 0 <= m["disc_acc"] <= 1 and 0 <= m["gen_acc"] <= 1
+    assert 0 < m["replaced_frac"] < 0.2  # at most 15% masked, fewer actually replaced
+    assert torch.isfinite(out.loss)
