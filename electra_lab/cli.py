@@ -33,8 +33,8 @@ def cmd_flops(args) -> int:
         width = max(len(r["name"]) for r in rows)
         print(f"{'model':<{width}}  {'train FLOPs':>12}  {'steps':>9}  {'batch':>6}  seq")
         for r in rows:
-            print(f"{r['name']:<{width}}  {flops.format_flops(r['train_flops']):>12}  {int(r["steps"]):>9}  "
-                  f"{r["batch"]:>6}  {r["seq_len"]}")
+            print(f"{r['name']:<{width}}  {flops.format_flops(r['train_flops']):>12}  {int(r['steps']):>9}  "
+                  f"{r['batch']:>6}  {r['seq_len']}")
         return 0
     if not args.config:
         raise ConfigError("flops needs a CONFIG file or --paper")
