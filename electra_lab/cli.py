@@ -44,6 +44,15 @@ def cmd_flops(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from pathlib import Path
+
+    from electra_lab.studies.demo import run_demo
+
+    run_demo(Path(args.results), args.overrides)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-lab", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -61,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper", action="store_true", help="print the paper's comparison table")
     p.set_defaults(func=cmd_flops)
 
+    p = sub.add_parser("demo", help="the quick study: tiny ELECTRA vs BERT-MLM at equal FLOPs on offline text")
+    p.add_argument("overrides", nargs="*", help="applied to both runs, e.g. train.flops=1e13")
+    p.add_argument("--results", default="results")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

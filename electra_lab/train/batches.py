@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import torch
 
+from electra_lab.data.packing import as_input_ids, attention_mask, token_type_ids
 from electra_lab.strategies.base import Batch
 
 
@@ -41,11 +42,9 @@ class BlockSampler:
 
 
 def make_batch(blocks: np.ndarray, pad_id: int, sep_id: int, device: torch.device) -> Batch:
-    ids = torch.from_numpy(np.asarray(blocks, dtype=np.int64))
-    attention = (ids != pad_id).long()
-    # segment B starts after the first [SEP]
-    seps = (ids == sep_id).long().cumsum(dim=1)
-    token_types = ((seps - (ids == sep_id).long()) >= 1).long() * attention
+    ids = as_input_ids(blocks)
+    attention = attention_mask(ids, pad_id)
+    token_types = token_type_ids(ids, sep_id, pad_id)
     non_blocking = device.type == "cuda"
     if non_blocking:
         ids, attention, token_types = ids.pin_memory(), attention.pin_memory(), token_types.pin_memory()

@@ -135,20 +135,7 @@ class Trainer:
         last_time, last_step = time.perf_counter(), self.step
         try:
             while self.step < stop_at:
-                self.models.train()
-                self.optimizer.zero_grad(set_to_none=True)
-                for _ in range(t.grad_accum):
-                    batch, self.data_state = prefetch.next()
-                    with autocast(self.device, self.dtype):
-                        out = self._compiled_step(self.models, batch, self.step)
-                    (out.loss / t.grad_accum).backward()
-                    window.add(out.metrics)
-                if self.cfg.optim.clip_norm:
-                    params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
-                    grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_norm, foreach=True)
-                    window.add({"grad_norm": (grad_norm.detach().float(), torch.ones((), device=grad_norm.device))})
-                self.optimizer.step()
-                self.scheduler.step()
+                self.train_step(prefetch, window)
                 self.flops += self.budget.flops_per_step[self.step]
                 self.tokens += tokens_per_step
                 self.step += 1
@@ -170,6 +157,25 @@ class Trainer:
             prefetch.close()
             bar.close()
         return self.history[-1] if self.history else {}
+
+    def train_step(self, prefetch: Prefetcher, window: MetricWindow) -> None:
+        """One optimiser step: grad_accum micro-batches under autocast, backward, clip, step,
+        schedule. No host synchronisation; the speed benchmark times exactly this method."""
+        t = self.cfg.train
+        self.models.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        for _ in range(t.grad_accum):
+            batch, self.data_state = prefetch.next()
+            with autocast(self.device, self.dtype):
+                out = self._compiled_step(self.models, batch, self.step)
+            (out.loss / t.grad_accum).backward()
+            window.add(out.metrics)
+        if self.cfg.optim.clip_norm:
+            params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_norm, foreach=True)
+            window.add({"grad_norm": (grad_norm.detach().float(), torch.ones((), device=grad_norm.device))})
+        self.optimizer.step()
+        self.scheduler.step()
 
     def _log(self, split: str, metrics: dict[str, float], extra: dict | None = None) -> dict:
         values = {f"{split}/{k}": v for k, v in metrics.items()}
