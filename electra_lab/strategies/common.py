@@ -1,13 +1,17 @@
 """Building blocks shared by the strategies: pure functions over tensors and model pairs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from electra_lab import flops
+from electra_lab.config import ConfigError
 from electra_lab.data.masking import MASKING_STYLES, MaskedBatch
-from electra_lab.models.build import Shape, build_discriminator, build_generator, discriminator_shape, generator_shape
+from electra_lab.models.build import (Shape, build_discriminator, build_generator, build_mlm_model,
+                                      discriminator_shape, generator_shape)
 from electra_lab.models.heads import encode, mlm_logits_at, rtd_logits
 from electra_lab.models.sharing import apply_sharing
 from electra_lab.strategies.base import Batch, Metric, StrategyContext, mean_metric
@@ -25,11 +29,38 @@ def build_electra_pair(ctx: StrategyContext, sharing: str | None = None) -> nn.M
     return nn.ModuleDict({"generator": gen, "discriminator": disc})
 
 
+def build_generator_and_mlm_model(ctx: StrategyContext) -> nn.ModuleDict:
+    """Generator + a discriminator-sized MLM model in the discriminator's place (Replace MLM,
+    All-Tokens MLM), tied as model.sharing asks."""
+    if ctx.model.sharing == "gdes":
+        raise ConfigError("model.sharing=gdes ties a generator to a replaced-token discriminator; this strategy "
+                          "trains an MLM model in its place (use none, embeddings or all)")
+    gen = build_generator(ctx.model, ctx.ids.vocab_size, ctx.ids.pad)
+    mlm = build_mlm_model(ctx.model, ctx.ids.vocab_size, ctx.ids.pad)
+    apply_sharing(gen, mlm, ctx.model.sharing)
+    return nn.ModuleDict({"generator": gen, "mlm": mlm})
+
+
 def gumbel_sample(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Gumbel-max sampling from softmax(logits / T) in fp32 (bf16 noise can overflow to NaN)."""
-    logits = logits.detach().float() / temperature
-    uniform = torch.rand_like(logits).clamp_(1e-9, 1.0 - 1e-9)
-    return (logits - torch.log(-torch.log(uniform))).argmax(dim=-1)
+    """Gumbel-max sampling from softmax(logits / T) in fp32 (bf16 noise can overflow to NaN).
+
+    argmax(logits / T - log(-log(u))), u ~ U(1e-9, 1 - 1e-9). The [B, P, V] noise is large, so it
+    is transformed in its own buffer (the same operations in the same order: identical samples)."""
+    logits = logits.detach().float()
+    if temperature != 1.0:  # x / 1.0 == x exactly: skip a pass over [B, P, V]
+        logits = logits / temperature
+    noise = torch.rand_like(logits).clamp_(1e-9, 1.0 - 1e-9).log_().neg_().log_()
+    return torch.sub(logits, noise, out=noise).max(dim=-1).indices  # = argmax, faster on CPU
+
+
+def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
+                        disallow_correct: bool = False) -> torch.Tensor:
+    """[B, P] token samples from the generator's [B, P, V] logits, never carrying a gradient.
+    disallow_correct (official-code knob) forbids sampling the original token."""
+    logits = gen_logits.detach()
+    if disallow_correct:
+        logits = logits.scatter(-1, labels.unsqueeze(-1), float("-inf"))
+    return gumbel_sample(logits, temperature)
 
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -39,7 +70,8 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) 
 
 
 def mlm_metrics(logits, labels, weights, loss, prefix: str) -> dict[str, Metric]:
-    correct = (logits.detach().argmax(-1) == labels).float()
+    # max(-1).indices == argmax(-1) (both the first maximum) and is ~2.5x faster on CPU bf16
+    correct = (logits.detach().max(-1).indices == labels).float()
     return {f"{prefix}_loss": (loss.detach().float(), torch.ones((), device=loss.device)),
             f"{prefix}_acc": mean_metric(correct, weights)}
 
@@ -63,10 +95,54 @@ def replace_with_samples(batch: Batch, masked: MaskedBatch, samples: torch.Tenso
     return corrupted, (corrupted != batch.input_ids).float()
 
 
+@dataclass
+class Corruption:
+    """One generator pass: masking, the generator's MLM loss and the corrupted input it produced."""
+
+    masked: MaskedBatch
+    gen_logits: torch.Tensor  # [B, P, V] at the masked slots
+    mlm: torch.Tensor  # scalar generator MLM loss
+    corrupted: torch.Tensor  # [B, L] originals with samples at the masked slots
+    is_replaced: torch.Tensor  # [B, L] float, 1 where the token differs from the original
+
+
+def corrupt_with_generator(models: nn.ModuleDict, batch: Batch, ctx: StrategyContext, temperature: float = 1.0,
+                           disallow_correct: bool = False) -> Corruption:
+    """Mask, run the generator, sample replacements (no gradient through the samples)."""
+    masked = mask_batch(batch, ctx)
+    gen_logits = generator_predictions(models, "generator", batch, masked)
+    mlm = mlm_loss(gen_logits, masked.labels, masked.weights)
+    samples = sample_replacements(gen_logits, masked.labels, temperature, disallow_correct)
+    corrupted, is_replaced = replace_with_samples(batch, masked, samples)
+    return Corruption(masked, gen_logits, mlm, corrupted, is_replaced)
+
+
+def masked_token_mask(masked: MaskedBatch, like: torch.Tensor) -> torch.Tensor:
+    """[B, L] float: 1 at the real masked slots, 0 elsewhere (`like` gives shape and device)."""
+    out = torch.zeros(like.shape, dtype=torch.float32, device=like.device)
+    return out.scatter(1, masked.positions, masked.weights)
+
+
+def rtd_loss_per_token(logits: torch.Tensor, is_replaced: torch.Tensor) -> torch.Tensor:
+    """[B, L] sigmoid BCE: -log of the probability the discriminator gives the true label."""
+    return F.binary_cross_entropy_with_logits(logits.float(), is_replaced, reduction="none")
+
+
 def rtd_loss(logits: torch.Tensor, is_replaced: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
     """Sigmoid BCE over the positions in loss_mask (all non-pad tokens in the paper), averaged."""
-    per_token = F.binary_cross_entropy_with_logits(logits.float(), is_replaced, reduction="none")
-    return (per_token * loss_mask).sum() / loss_mask.sum().clamp(min=1.0)
+    return (rtd_loss_per_token(logits, is_replaced) * loss_mask).sum() / loss_mask.sum().clamp(min=1.0)
+
+
+def reinforce_loss(logits: torch.Tensor, samples: torch.Tensor, advantage: torch.Tensor, weights: torch.Tensor,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """Policy-gradient surrogate: minimising it ascends E[advantage] for the sampling policy.
+
+    -sum_slots w * advantage * log p(sample) / sum w, with p = softmax(logits / T) (the distribution
+    the samples were drawn from); advantage [B, P] carries no gradient.
+    logits [B, P, V], samples/advantage/weights [B, P]."""
+    log_probs = F.log_softmax(logits.float() / temperature, dim=-1)
+    log_p_sample = log_probs.gather(-1, samples.unsqueeze(-1)).squeeze(-1)
+    return -(advantage.detach() * log_p_sample * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: torch.Tensor, loss) -> dict[str, Metric]:
@@ -109,3 +185,13 @@ def electra_flops(ctx: StrategyContext) -> float:
     """Official counting: discriminator with its binary head + generator with its MLM head
     (charged on the script's fixed output fraction 0.15625, as the paper's figures are)."""
     return flops.electra_flops_per_sequence(disc_flops_shape(ctx), gen_flops_shape(ctx))
+
+
+def generator_mlm_flops(ctx: StrategyContext) -> float:
+    """The generator trained with its MLM head (forward + backward, official output fraction)."""
+    return flops.model_flops_per_sequence(gen_flops_shape(ctx), "mlm")
+
+
+def discriminator_flops(ctx: StrategyContext) -> float:
+    """The discriminator trained with its binary head on every token (forward + backward)."""
+    return flops.model_flops_per_sequence(disc_flops_shape(ctx), "disc")

@@ -40,24 +40,15 @@ class Strategy:
 
     def step(self, models: nn.ModuleDict, batch: Batch, step: int) -> StepOutput:
         o = self.options
-        masked = common.mask_batch(batch, self.ctx)
-        gen_logits = common.generator_predictions(models, "generator", batch, masked)
-        mlm = common.mlm_loss(gen_logits, masked.labels, masked.weights)
-
-        sample_logits = gen_logits.detach()
-        if o.disallow_correct:
-            sample_logits = sample_logits.scatter(-1, masked.labels.unsqueeze(-1), float("-inf"))
-        samples = common.gumbel_sample(sample_logits, o.temperature)
-        corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
-
-        disc_logits = common.discriminate(models, corrupted, batch)
+        c = common.corrupt_with_generator(models, batch, self.ctx, o.temperature, o.disallow_correct)
+        disc_logits = common.discriminate(models, c.corrupted, batch)
         token_mask = batch.attention_mask.float()
-        disc = common.rtd_loss(disc_logits, is_replaced, token_mask)
+        disc = common.rtd_loss(disc_logits, c.is_replaced, token_mask)
 
-        loss = o.mlm_weight * mlm + o.disc_weight * disc
+        loss = o.mlm_weight * c.mlm + o.disc_weight * disc
         metrics = {
-            **common.mlm_metrics(gen_logits, masked.labels, masked.weights, mlm, "gen"),
-            **common.rtd_metrics(disc_logits, is_replaced, token_mask, disc),
+            **common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
+            **common.rtd_metrics(disc_logits, c.is_replaced, token_mask, disc),
             "loss": (loss.detach().float(), torch.ones((), device=loss.device)),
         }
         return StepOutput(loss, metrics)

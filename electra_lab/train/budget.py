@@ -18,19 +18,34 @@ class Budget:
 def resolve_budget(cfg: Config, strategy) -> Budget:
     """FLOPs per step come from the strategy (they may change by phase, e.g. two-stage)."""
     t = cfg.train
-    per_step = lambda s: strategy.flops_per_sequence(s) * t.batch_size  # noqa: E731
     if t.steps is not None:
         steps = t.steps
     elif t.tokens is not None:
         steps = math.ceil(t.tokens / (t.batch_size * cfg.data.seq_len))
     else:
-        steps, spent = 0, 0.0
-        while spent < t.flops:
-            spent += per_step(steps)
-            steps += 1
+        steps = _steps_for_flops(strategy, t.batch_size, t.flops)
     steps = max(1, steps)
-    flops_per_step = [per_step(s) for s in range(steps)]
+    # the run length first: a phase boundary may be a fraction of it (two-stage's switch_fraction)
+    strategy.ctx.total_steps = steps
+    flops_per_step = [strategy.flops_per_sequence(s) * t.batch_size for s in range(steps)]
     return Budget(steps, float(sum(flops_per_step)), flops_per_step)
+
+
+def _steps_for_flops(strategy, batch_size: int, budget: float) -> int:
+    """Steps until `budget` FLOPs are spent. When phases are fractions of the run, the cost of a
+    step depends on the step count itself: iterate to a fixed point (constant-cost strategies stop
+    after the second round)."""
+    steps = 0
+    for _ in range(20):
+        strategy.ctx.total_steps = steps
+        n, spent = 0, 0.0
+        while spent < budget:
+            spent += strategy.flops_per_sequence(n) * batch_size
+            n += 1
+        if n == steps:
+            break
+        steps = n
+    return steps
 
 
 def config_flops(cfg: Config) -> dict:

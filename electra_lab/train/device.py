@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
+import platform
 from pathlib import Path
 
 import torch
@@ -39,3 +42,23 @@ def autocast(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in the process heap instead of handing it back to the OS (glibc only).
+
+    A training step frees and re-allocates the same large buffers every step. By default glibc
+    serves blocks above its mmap threshold (at most 32 MB) with fresh pages and unmaps them on
+    free, so every step faults them in again (ELECTRA-Small, batch 32: ~190k page faults, ~12% of
+    the step's CPU time on a 2-core VM). Values are untouched; peak RSS grows a little.
+    Set ELECTRA_LAB_MALLOC_TUNING=0 to leave the allocator alone. Returns whether it applied."""
+    if os.environ.get("ELECTRA_LAB_MALLOC_TUNING", "1") == "0" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False

@@ -22,7 +22,7 @@ from electra_lab.models.export import export_models
 from electra_lab.train import checkpoint as ckpt
 from electra_lab.train.budget import resolve_budget
 from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
-from electra_lab.train.device import autocast, resolve_device, resolve_precision
+from electra_lab.train.device import autocast, resolve_device, resolve_precision, tune_cpu_allocator
 from electra_lab.train.optim import build_optimizer, build_scheduler
 
 
@@ -63,6 +63,8 @@ class Trainer:
         self.dtype = resolve_precision(cfg.train.precision, self.device)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
+        if self.device.type == "cpu":
+            tune_cpu_allocator()
 
         torch.manual_seed(cfg.run.seed)
         self.budget = resolve_budget(cfg, strategy)

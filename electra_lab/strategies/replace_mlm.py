@@ -1,0 +1,68 @@
+"""Replace MLM (paper Table 5): masked language modelling where the masked slots hold generator
+samples instead of [MASK].
+
+The generator is trained exactly as in ELECTRA (MLM on [MASK]ed input) and its samples fill every
+masked slot; a discriminator-sized MLM model then reads that corrupted input and predicts the
+original tokens at the masked slots:
+
+    loss = gen_weight * L_MLM(generator) + L_MLM(model at the masked slots of the corrupted input)
+
+It tests how much of ELECTRA's gain comes from never showing [MASK] in pretraining. The exported
+encoder is the MLM model. FLOPs: generator MLM training + MLM-model training (MLM head on the
+official output fraction).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from electra_lab import flops
+from electra_lab.data.masking import MaskedBatch
+from electra_lab.strategies import common
+from electra_lab.strategies.base import Batch, StepOutput, StrategyContext, all_named_params, mean_metric
+
+
+@dataclass
+class Options:
+    gen_weight: float = 1.0  # weight of the generator's own MLM loss
+    temperature: float = 1.0
+    disallow_correct: bool = False  # official-code knob: never sample the original token
+
+
+class Strategy:
+    def __init__(self, options: Options, ctx: StrategyContext):
+        self.options, self.ctx = options, ctx
+
+    def build(self) -> nn.ModuleDict:
+        return common.build_generator_and_mlm_model(self.ctx)
+
+    def param_groups(self, models):
+        return [{"named_params": all_named_params(models)}]
+
+    def phase(self, step: int) -> str:
+        return "joint"
+
+    def flops_per_sequence(self, step: int) -> float:
+        return common.generator_mlm_flops(self.ctx) + flops.mlm_flops_per_sequence(common.disc_flops_shape(self.ctx))
+
+    def step(self, models: nn.ModuleDict, batch: Batch, step: int) -> StepOutput:
+        o = self.options
+        c = common.corrupt_with_generator(models, batch, self.ctx, o.temperature, o.disallow_correct)
+        # the same slots, now read from the corrupted input (samples where the generator saw [MASK])
+        replaced = MaskedBatch(c.corrupted, c.masked.positions, c.masked.labels, c.masked.weights)
+        logits = common.generator_predictions(models, "mlm", batch, replaced)
+        mlm = common.mlm_loss(logits, replaced.labels, replaced.weights)
+
+        loss = o.gen_weight * c.mlm + mlm
+        metrics = {
+            **common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
+            **common.mlm_metrics(logits, replaced.labels, replaced.weights, mlm, "mlm"),
+            "replaced_frac": mean_metric(c.is_replaced, batch.attention_mask),
+            "loss": (loss.detach().float(), torch.ones((), device=loss.device)),
+        }
+        return StepOutput(loss, metrics)
+
+    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
+        return {"encoder": models["mlm"], "generator": models["generator"]}

@@ -1,0 +1,97 @@
+"""Two-stage training: generator first, then a discriminator initialised from it with the generator frozen."""
+import pytest
+import torch
+
+from electra_lab.config import ConfigError
+from electra_lab.train.pretrain import make_strategy, special_ids
+from electra_lab.train.trainer import Trainer
+
+from ..conftest import make_blocks
+from .helpers import assert_updates, optimizer_step, setup
+
+EQUAL = {"strategy.name": "two_stage", "model.gen_fraction": 1.0}
+
+
+def test_unequal_sizes_are_refused_at_build(tiny_cfg, tiny_tokenizer):
+    cfg = tiny_cfg(**{"strategy.name": "two_stage", "model.gen_fraction": 0.5})
+    strategy = make_strategy(cfg, special_ids(tiny_tokenizer))
+    with pytest.raises(ConfigError, match=r"same size.*model.gen_fraction=1.0"):
+        strategy.build()
+
+
+def test_tie_all_is_refused(tiny_cfg, tiny_tokenizer):
+    strategy = make_strategy(tiny_cfg(**EQUAL, **{"model.sharing": "all"}), special_ids(tiny_tokenizer))
+    with pytest.raises(ConfigError, match="frozen"):
+        strategy.build()
+
+
+def test_switch_step_and_phases(tiny_cfg, tiny_tokenizer):
+    _, strategy, _, _ = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL, **{"strategy.switch_fraction": 0.3})
+    assert [strategy.phase(s) for s in (0, 2, 3, 9)] == ["generator", "generator", "discriminator", "discriminator"]
+    _, fixed, _, _ = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL, **{"strategy.switch_step": 7})
+    assert fixed.switch_step == 7
+
+
+@pytest.mark.parametrize("sharing", ["embeddings", "none", "gdes"])
+def test_switch_copies_the_generator_then_trains_only_the_discriminator(tiny_cfg, tiny_tokenizer, sharing):
+    cfg, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL,
+                                         **{"strategy.switch_step": 1, "model.sharing": sharing})
+    optimizer_step(cfg, strategy, models, batch, step=0)  # phase 1 moves the generator away from its init
+    gen, disc = models["generator"].electra, models["discriminator"].electra
+    assert not bool(models.switched)
+
+    with torch.no_grad():
+        strategy.step(models, batch, 1)  # the first phase-2 call performs the switch
+    assert bool(models.switched)
+    models.eval()  # no dropout: equal weights must give equal outputs
+    with torch.no_grad():
+        torch.testing.assert_close(disc(batch.input_ids).last_hidden_state, gen(batch.input_ids).last_hidden_state,
+                                   rtol=0, atol=0)
+    models.train()
+
+    before = optimizer_step(cfg, strategy, models, batch, step=1)
+    assert_updates(models, before, trained={"discriminator"}, frozen={"generator"})
+
+
+def test_generator_gets_no_gradient_in_phase_two(tiny_cfg, tiny_tokenizer):
+    _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **EQUAL, **{"strategy.switch_step": 0})
+    strategy.step(models, batch, 0).loss.backward()
+    assert all(p.grad is None for p in models["generator"].parameters())
+    assert all(p.grad is not None for p in models["discriminator"].parameters())
+
+
+def test_without_init_the_discriminator_keeps_its_own_weights(tiny_cfg, tiny_tokenizer):
+    _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **{"strategy.name": "two_stage",
+                                       "strategy.switch_step": 0, "strategy.init_from_generator": False,
+                                       "model.sharing": "none"})  # gen_fraction 0.5 is fine without the copy
+    layer = "electra.encoder.layer.0.attention.self.query.weight"
+    before = models["discriminator"].get_parameter(layer).detach().clone()
+    with torch.no_grad():
+        strategy.step(models, batch, 0)
+    assert torch.equal(models["discriminator"].get_parameter(layer), before)
+
+
+def make_trainer(cfg, tokenizer, run_dir):
+    ids = special_ids(tokenizer)
+    train = make_blocks(32, cfg.data.seq_len, ids.vocab_size, seed=1)
+    valid = make_blocks(8, cfg.data.seq_len, ids.vocab_size, seed=2)
+    return Trainer(cfg, make_strategy(cfg, ids), ids, train, valid, run_dir, tokenizer)
+
+
+def test_resume_after_the_switch_does_not_copy_again(tiny_cfg, tiny_tokenizer, tmp_path):
+    """Stop one step after the switch and resume: a second copy would overwrite the discriminator's
+    first phase-2 update and the losses would differ from the uninterrupted run."""
+    cfg = tiny_cfg(**EQUAL, **{"train.steps": 6, "strategy.switch_step": 3, "train.checkpoint_every": 100,
+                               "train.eval_every": 100, "model.dropout": 0.0})
+    full = make_trainer(cfg, tiny_tokenizer, tmp_path / "full")
+    full.fit()
+
+    first = make_trainer(cfg, tiny_tokenizer, tmp_path / "split")
+    first.fit(max_steps=4)
+    first.save()
+    second = make_trainer(cfg, tiny_tokenizer, tmp_path / "split")
+    assert second.resume_if_possible() and bool(second.models.switched)
+    second.fit()
+    losses = lambda h: [(r["step"], r["phase"], r["train/loss"]) for r in h if "train/loss" in r]  # noqa: E731
+    assert losses(second.history) == losses(full.history)
+    assert [p for _, p, _ in losses(full.history)] == ["generator"] * 3 + ["discriminator"] * 3
