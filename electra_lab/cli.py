@@ -53,6 +53,24 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    from pathlib import Path
+
+    from electra_lab.config import apply_overrides, build_dataclass
+    from electra_lab.studies.evaluate import finetune_and_log
+    from electra_lab.tasks.finetune import FinetuneOptions
+
+    options = build_dataclass(FinetuneOptions, apply_overrides({}, args.set), "finetune")
+    result, resolved = finetune_and_log(
+        args.source, args.suite, args.tasks, args.seeds, options=options,
+        glue_dir=Path(args.glue_dir) if args.glue_dir else None, random_init=args.random_init,
+        tracking_uri=None if args.no_tracking else args.tracking_uri)
+    print(result.table())
+    if resolved.pretrain_flops is not None:
+        print(f"pretraining FLOPs of this encoder: {resolved.pretrain_flops:.3g}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-lab", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -69,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*")
     p.add_argument("--paper", action="store_true", help="print the paper's comparison table")
     p.set_defaults(func=cmd_flops)
+
+    p = sub.add_parser("finetune", help="fine-tune a pretrained encoder on the offline suite or GLUE")
+    p.add_argument("source", help="MLflow run id, runs/<name> folder, snapshot folder or Hugging Face folder")
+    p.add_argument("--suite", choices=["offline", "glue"], default="offline")
+    p.add_argument("--tasks", nargs="+", help="a subset of the suite's tasks")
+    p.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds per task; the median is reported")
+    p.add_argument("--glue-dir", help="folder in the original GLUE layout (SST-2/train.tsv ...); else the hub")
+    p.add_argument("--random-init", action="store_true", help="same architecture, untrained (the floor)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="fine-tuning options, e.g. lr=1e-4")
+    p.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
+    p.add_argument("--no-tracking", action="store_true")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("demo", help="the quick study: tiny ELECTRA vs BERT-MLM at equal FLOPs on offline text")
     p.add_argument("overrides", nargs="*", help="applied to both runs, e.g. train.flops=1e13")
