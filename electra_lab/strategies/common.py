@@ -146,7 +146,9 @@ def reinforce_loss(logits: torch.Tensor, samples: torch.Tensor, advantage: torch
 
 
 def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: torch.Tensor, loss) -> dict[str, Metric]:
-    """Accuracy over tokens, precision and recall on the replaced class, replaced fraction."""
+    """Accuracy over tokens, precision and recall on the replaced class, replaced fraction, and the
+    mean logit of each class: their gap shows learning (or a collapsed, constant discriminator)
+    before the 0.5 threshold is crossed and precision/recall move."""
     predicted = (logits.detach() > 0).float()
     correct = (predicted == is_replaced).float()
     true_pos = predicted * is_replaced
@@ -156,6 +158,8 @@ def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: tor
         "disc_precision": mean_metric(true_pos, predicted * token_mask),
         "disc_recall": mean_metric(true_pos, is_replaced * token_mask),
         "replaced_frac": mean_metric(is_replaced, token_mask),
+        "disc_logit_replaced": mean_metric(logits.detach(), is_replaced * token_mask),
+        "disc_logit_original": mean_metric(logits.detach(), (1 - is_replaced) * token_mask),
     }
 
 

@@ -18,7 +18,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 _ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "mnli-m": "mnli", "mnli_matched": "mnli"}
 
 
-class UnknownTaskError(KeyError):
+class UnknownTaskError(KeyError, ValueError):  # ValueError: the CLI reports it in one line
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
 

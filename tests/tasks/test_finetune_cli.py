@@ -1,0 +1,49 @@
+"""`electra-lab finetune` end to end: resolve a run folder, fine-tune, log a child MLflow run."""
+import json
+
+from electra_lab.cli import main
+from electra_lab.studies.evaluate import resolve_model
+
+
+def write_sst2(folder, n=48):
+    words = ["good great fun", "bad dull awful"]
+    rows = ["sentence\tlabel"] + [f"the movie was {words[i % 2]}\t{1 - i % 2}" for i in range(n)]
+    (folder / "SST-2").mkdir(parents=True)
+    for split in ("train", "dev"):
+        (folder / "SST-2" / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+
+
+def test_finetune_command_logs_a_child_of_the_pretraining_run(tmp_path, tiny_model_dir, capsys):
+    import mlflow
+
+    run_dir = tmp_path / "runs" / "tiny"
+    (run_dir / "export").mkdir(parents=True)
+    tiny_model_dir.rename(run_dir / "export" / "encoder")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("electra-lab")
+    with mlflow.start_run() as parent:
+        pass
+    (run_dir / "mlflow_run_id").write_text(parent.info.run_id)
+    (run_dir / "summary.json").write_text(json.dumps({"pretrain_flops": 1.5e12}))
+
+    resolved = resolve_model(str(run_dir))
+    assert resolved.model_dir == run_dir / "export" / "encoder" and resolved.pretrain_flops == 1.5e12
+
+    write_sst2(tmp_path / "glue")
+    code = main(["finetune", str(run_dir), "--suite", "glue", "--tasks", "sst2", "--seeds", "1",
+                 "--glue-dir", str(tmp_path / "glue"), "--tracking-uri", uri,
+                 "--set", "epochs={sst2: 1}", "batch_size=16", "cpu_threads=1", "device=cpu"])
+    assert code == 0
+    assert "sst2" in capsys.readouterr().out
+    children = mlflow.search_runs(experiment_names=["electra-lab"],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(children) == 1
+    assert children["metrics.pretrain_flops"].iloc[0] == 1.5e12
+    assert 0.0 <= children["metrics.suite_score"].iloc[0] <= 1.0
+
+
+def test_unknown_task_lists_valid_names(tmp_path, tiny_model_dir, capsys):
+    code = main(["finetune", str(tiny_model_dir), "--tasks", "not_a_task", "--no-tracking", "--seeds", "1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "not_a_task" in err and "movie_polarity" in err
