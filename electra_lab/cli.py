@@ -66,6 +66,11 @@ def cmd_finetune(args) -> int:
         glue_dir=Path(args.glue_dir) if args.glue_dir else None, random_init=args.random_init,
         tracking_uri=None if args.no_tracking else args.tracking_uri)
     print(result.table())
+    if args.out:
+        payload = {"source": args.source, "pretrain_flops": 0.0 if args.random_init else resolved.pretrain_flops,
+                   "random_init": args.random_init, "result": result.to_dict()}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(payload, indent=2, default=str))
     if resolved.pretrain_flops is not None:
         print(f"pretraining FLOPs of this encoder: {resolved.pretrain_flops:.3g}")
     return 0
@@ -98,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="fine-tuning options, e.g. lr=1e-4")
     p.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
     p.add_argument("--no-tracking", action="store_true")
+    p.add_argument("--out", help="also write the result (with the encoder's pretraining FLOPs) to this JSON file")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("demo", help="the quick study: tiny ELECTRA vs BERT-MLM at equal FLOPs on offline text")

@@ -1,6 +1,8 @@
 """Building blocks shared by the strategies: pure functions over tensors and model pairs."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -161,6 +163,13 @@ def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: tor
         "disc_logit_replaced": mean_metric(logits.detach(), is_replaced * token_mask),
         "disc_logit_original": mean_metric(logits.detach(), (1 - is_replaced) * token_mask),
     }
+
+
+def init_disc_bias_to_prior(discriminator: nn.Module, replaced_rate: float) -> None:
+    """Set the RTD head's output bias to logit(replaced_rate): the all-original prior."""
+    with torch.no_grad():
+        discriminator.discriminator_predictions.dense_prediction.bias.fill_(
+            math.log(replaced_rate / (1 - replaced_rate)))
 
 
 def discriminate(models: nn.ModuleDict, corrupted: torch.Tensor, batch: Batch) -> torch.Tensor:

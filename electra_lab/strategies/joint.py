@@ -20,6 +20,9 @@ class Options:
     mlm_weight: float = 1.0
     temperature: float = 1.0  # sampling temperature of the generator
     disallow_correct: bool = False  # official-code knob: never sample the original token
+    # start the discriminator's output bias at the logit of the masking rate, so the constant
+    # "all original" answer is free and short runs don't collapse the encoder to reach it
+    disc_prior_init: bool = False
 
 
 class Strategy:
@@ -27,7 +30,10 @@ class Strategy:
         self.options, self.ctx = options, ctx
 
     def build(self) -> nn.ModuleDict:
-        return common.build_electra_pair(self.ctx)
+        models = common.build_electra_pair(self.ctx)
+        if self.options.disc_prior_init:
+            common.init_disc_bias_to_prior(models["discriminator"], self.ctx.masking.prob)
+        return models
 
     def param_groups(self, models):
         return [{"named_params": all_named_params(models)}]

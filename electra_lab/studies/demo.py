@@ -10,7 +10,7 @@ from pathlib import Path
 
 from electra_lab.config import load_config
 from electra_lab.studies.curves import write_curves
-from electra_lab.studies.provenance import provenance, provenance_markdown
+from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
 from electra_lab.train.pretrain import prepare_data, run_pretraining
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -19,7 +19,13 @@ SUMMARY_KEYS = ["eval/disc_acc", "eval/disc_precision", "eval/disc_recall", "eva
                 "eval/gen_loss", "eval/mlm_acc", "eval/mlm_loss"]
 
 
-def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True) -> dict:
+# the demo fine-tunes on a small slice of each offline task so the whole study fits in minutes;
+# `electra-lab finetune RUN --seeds 5` gives the full-size numbers
+DEMO_FINETUNE = ["--seeds", "1", "--set", "caps={train: 600, dev: 300, test: 600}", "cpu_threads=1"]
+
+
+def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True,
+             finetune: bool = True) -> dict:
     started = time.time()
     overrides = overrides or []
     configs = {label: load_config(EXPERIMENTS / rel, overrides) for label, rel in DEMO_RUNS.items()}
@@ -50,7 +56,56 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
         + provenance_markdown(info) + "\n" + table + "\n"
     )
     print(table)
+    if finetune:
+        efficiency_study({label: Path(s["run_dir"]) for label, s in summaries.items()}, results_dir / "downstream",
+                         info)
     return summaries
+
+
+def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_args: list[str] | None = None) -> None:
+    """Fine-tune every snapshot and final export, plus a random-init encoder, two at a time in
+    single-threaded processes; then the score-vs-FLOPs table and plot."""
+    import pandas as pd
+
+    from electra_lab.studies.efficiency import checkpoints_of, plot_efficiency
+
+    started = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(label, folder, []) for label, run_dir in run_dirs.items() for folder in checkpoints_of(run_dir)]
+    first = next(iter(run_dirs.values()))
+    jobs.append(("random init", first / "export", ["--random-init"]))
+    outputs, running = [], []
+    for i, (label, folder, flags) in enumerate(jobs):
+        target = out / "points" / f"{i:02d}.json"
+        outputs.append((label, folder.name, target))
+        if target.exists():  # resumable: a finished point is not fine-tuned again
+            continue
+        cmd = [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *DEMO_FINETUNE,
+               *(extra_args or []), *flags, "--out", str(target)]
+        running.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+        if len(running) == 2:
+            if running.pop(0).wait():
+                raise RuntimeError(f"fine-tuning failed: {' '.join(cmd)}")
+    if any(p.wait() for p in running):
+        raise RuntimeError("a fine-tuning job failed; rerun the demo to resume")
+    rows = []
+    for label, point, target in outputs:
+        payload = json.loads(target.read_text())
+        row = {"model": label, "checkpoint": "untrained" if payload["random_init"] else point,
+               "pretrain_flops": payload["pretrain_flops"], "suite_score": payload["result"]["score"]}
+        row.update({name: task["median"] for name, task in payload["result"]["tasks"].items()})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / "efficiency.csv", index=False)
+    plot_efficiency(frame, out / "efficiency.png")
+    info = {**info, "finetune": " ".join(DEMO_FINETUNE), "finetune_wall_seconds": round(time.time() - started)}
+    (out / "README.md").write_text(
+        "# Compute efficiency: offline-suite score against pretraining FLOPs\n\n"
+        "Each point fine-tunes one checkpoint (snapshots at fractions of the budget, and the final export) on "
+        "the offline suite; `random init` is the same architecture untrained, the floor pretraining must beat.\n\n"
+        + provenance_markdown(info) + "\n" + frame_markdown(frame) + "\n"
+    )
+    print(frame.to_string(index=False))
 
 
 def foundation_table(summaries: dict) -> str:

@@ -35,3 +35,15 @@ def provenance(command: str | None = None) -> dict:
 
 def provenance_markdown(info: dict) -> str:
     return "\n".join(f"- {k}: `{v}`" for k, v in info.items()) + "\n"
+
+
+def frame_markdown(frame, digits: int = 3) -> str:
+    """A pandas frame as a Markdown table (no extra dependency)."""
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.{digits}g}" if abs(v) >= 1e4 else f"{v:.{digits}f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
