@@ -49,7 +49,8 @@ def cmd_demo(args) -> int:
 
     from electra_lab.studies.demo import run_demo
 
-    run_demo(Path(args.results), args.overrides)
+    run_demo(Path(args.results), args.overrides, finetune=not args.no_finetune,
+             finetune_args=["--set", *args.finetune_set] if args.finetune_set else None)
     return 0
 
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the quick study: tiny ELECTRA vs BERT-MLM at equal FLOPs on offline text")
     p.add_argument("overrides", nargs="*", help="applied to both runs, e.g. train.flops=1e13")
     p.add_argument("--results", default="results")
+    p.add_argument("--no-finetune", action="store_true", help="stop after pretraining and its curves")
+    p.add_argument("--finetune-set", nargs="*", metavar="KEY=VALUE", help="fine-tuning options for the demo's points")
     p.set_defaults(func=cmd_demo)
     return parser
 

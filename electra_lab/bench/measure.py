@@ -34,6 +34,7 @@ def time_steps(step: Callable[[], None], warmup: int, steps: int, device: torch.
     synchronize(device)
     warmup_s = time.perf_counter() - started  # includes torch.compile's compilation when it is on
     times = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     started = time.perf_counter()
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -41,7 +42,10 @@ def time_steps(step: Callable[[], None], warmup: int, steps: int, device: torch.
         synchronize(device)
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - started
-    return {"step_times_s": times, "total_s": total, "warmup_s": warmup_s, **summarize(times)}
+    # fresh pages the process touched per step (the allocator tuning in train/device.py removes most)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / max(1, steps)
+    return {"step_times_s": times, "total_s": total, "warmup_s": warmup_s, "page_faults_per_step": faults,
+            **summarize(times)}
 
 
 def summarize(times: list[float]) -> dict:

@@ -71,14 +71,14 @@ def markdown(r: dict) -> str:
              f"after {c['warmup']} warm-up, device {c['device']}, {c['threads']} torch threads, "
              f"framework precision {c['precision']}{', torch.compile' if c['compile'] else ''}.", "",
              f"Data: {r['data_note']}.", "",
-             "| run | tokens/s | step median (s) | step p90 (s) | warm-up (s) | peak memory (MiB) | official GFLOP/s | "
+             "| run | tokens/s | step median (s) | step p90 (s) | warm-up (s) | page faults/step | peak memory (MiB) | official GFLOP/s | "
              "% of peak (same precision) | executed matmul GFLOP/s | % of peak |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in r["runs"].values():
         t, mem = run["step_time_s"], run["memory"]
         pct = lambda k: f"{100 * run[k]:.1f}" if k in run else "n/a"  # noqa: E731
         lines.append(f"| {run['name']} | {run['tokens_per_s']:,.0f} | {t['median_s']:.3f} | {t['p90_s']:.3f} | "
-                     f"{run['warmup_s']:.1f} | {_mb(mem['peak_bytes'])} (+{_mb(mem['peak_above_baseline_bytes'])}) | "
+                     f"{run['warmup_s']:.1f} | {run.get('page_faults_per_step', float('nan')):,.0f} | {_mb(mem['peak_bytes'])} (+{_mb(mem['peak_above_baseline_bytes'])}) | "
                      f"{run['official_gflops_per_s']:.1f} | {pct('official_fraction_of_peak')} | "
                      f"{run['executed_matmul_gflops_per_s']:.1f} | {pct('executed_matmul_fraction_of_peak')} |")
     if "ratio_framework_over_reference" in r:

@@ -53,6 +53,7 @@ def _phase(name: str, make, device: torch.device, warmup: int, steps: int, token
         "tokens_per_s_median_step": tokens_per_step / median,
         "step_time_s": {k: timing[k] for k in ("median_s", "p90_s", "min_s", "mean_s")},
         "step_times_s": [round(t, 4) for t in timing["step_times_s"]], "warmup_s": timing["warmup_s"],
+        "page_faults_per_step": timing["page_faults_per_step"],
         "memory": memory, "losses": losses,
     }
     for kind, per_step in flops_per_step.items():

@@ -21,18 +21,22 @@ SUMMARY_KEYS = ["eval/disc_acc", "eval/disc_precision", "eval/disc_recall", "eva
 
 # the demo fine-tunes on a small slice of each offline task so the whole study fits in minutes;
 # `electra-lab finetune RUN --seeds 5` gives the full-size numbers
-DEMO_FINETUNE = ["--seeds", "1", "--set", "caps={train: 600, dev: 300, test: 600}", "cpu_threads=1"]
+DEMO_FINETUNE = ["--seeds", "1", "--set", "caps={train: 400, dev: 200, test: 400}", "cpu_threads=1"]
 
 
 def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True,
-             finetune: bool = True) -> dict:
+             finetune: bool = True, finetune_args: list[str] | None = None) -> dict:
     started = time.time()
     overrides = overrides or []
     configs = {label: load_config(EXPERIMENTS / rel, overrides) for label, rel in DEMO_RUNS.items()}
     if parallel:
         # two single-threaded processes use 2 cores better than one 2-thread process after the
         # other: tiny matmuls scale poorly across threads
-        prepare_data(next(iter(configs.values())))  # build the shared corpus cache once
+        first = next(iter(configs.values()))
+        prepare_data(first)  # build the shared corpus cache once
+        from electra_lab.tracking import Tracker
+
+        Tracker(first.run.tracking_uri, first.run.experiment)  # create the store before two processes race to
         procs = [subprocess.Popen([sys.executable, "-m", "electra_lab.cli", "pretrain", str(EXPERIMENTS / rel),
                                    *overrides, "train.threads=1", "train.progress=false"])
                  for rel in DEMO_RUNS.values()]
@@ -58,7 +62,7 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
     print(table)
     if finetune:
         efficiency_study({label: Path(s["run_dir"]) for label, s in summaries.items()}, results_dir / "downstream",
-                         info)
+                         info, finetune_args)
     return summaries
 
 

@@ -65,6 +65,14 @@ def make_strategy(cfg: Config, ids: SpecialIds, unigram=None):
     return build_strategy(cfg.strategy, ctx)
 
 
+def _previous_wall(run_dir: Path, resumed: bool) -> float:
+    """Wall time of earlier invocations of a resumed run, so the summary reports the total."""
+    summary = run_dir / "summary.json"
+    if resumed and summary.exists():
+        return float(json.loads(summary.read_text()).get("wall_seconds", 0.0))
+    return 0.0
+
+
 def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: bool = True) -> dict:
     """Train, evaluate, checkpoint and export one run; returns a summary (run id, folders, metrics)."""
     from electra_lab.train.trainer import Trainer
@@ -103,7 +111,7 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
         summary = {
             "run_name": cfg.run.name, "run_id": tracker.run_id if tracker else None, "run_dir": str(run_dir),
             "export_dir": str(export_dir), "steps": trainer.step, "pretrain_flops": trainer.flops,
-            "tokens": trainer.tokens, "resumed": resumed, "wall_seconds": time.time() - started,
+            "tokens": trainer.tokens, "resumed": resumed, "wall_seconds": _previous_wall(run_dir, resumed) + time.time() - started,
             "final": trainer.history[-1] if trainer.history else {},
         }
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
