@@ -77,6 +77,12 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from electra_lab.bench.cli import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-lab", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -106,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tracking", action="store_true")
     p.add_argument("--out", help="also write the result (with the encoder's pretraining FLOPs) to this JSON file")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("bench", help="time the training step against a plain Hugging Face reference")
+    from electra_lab.bench.cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="the quick study: tiny ELECTRA vs BERT-MLM at equal FLOPs on offline text")
     p.add_argument("overrides", nargs="*", help="applied to both runs, e.g. train.flops=1e13")

@@ -37,11 +37,13 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
     results = run_bench(
         size=args.size, device=args.device, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
         seq_len=args.seq_len, precision=args.precision, out_dir=args.out_dir, name=args.name,
-        reference=not args.no_reference, compare_fp32=args.compare_fp32, profile=args.profile, profile_steps=args.profile_steps,
-        compile=args.compile, threads=args.threads, ablate_allocator=args.ablate_allocator, data=args.data, data_sources=tuple(args.data_sources),
-        peak_sizes=tuple(args.peak_sizes), command=command or shlex.join(["electra-lab", *sys.argv[1:]]))
+        reference=not args.no_reference, compare_fp32=args.compare_fp32, ablate_allocator=args.ablate_allocator,
+        profile=args.profile, profile_steps=args.profile_steps, compile=args.compile, threads=args.threads,
+        data=args.data, data_sources=tuple(args.data_sources), peak_sizes=tuple(args.peak_sizes),
+        command=command or shlex.join(["electra-lab", *sys.argv[1:]]))
+    keys = ("official_fraction_of_peak", "executed_matmul_fraction_of_peak")
     summary = {k: {"tokens_per_s": round(v["tokens_per_s"], 1), "step_median_s": round(v["step_time_s"]["median_s"], 3),
-                   "official_fraction_of_peak": round(v.get("official_fraction_of_peak", float("nan")), 3)}
+                   **{key: round(v.get(key, float("nan")), 3) for key in keys}}
                for k, v in results["runs"].items()}
     summary["ratio"] = results.get("ratio_framework_over_reference")
     summary["written"] = str(Path(args.out_dir) / results["name"]) + ".{json,md}"

@@ -32,7 +32,8 @@ def _seed_downloads(source_cache: Path, fresh: Path) -> list[str]:
     return sorted(str(p.relative_to(fresh / "downloads")) for p in (fresh / "downloads").rglob("*") if p.is_file())
 
 
-def _build_all(sources: list[str], cache: Path, tokenizer_kind: str, seq_len: int, seed: int) -> tuple[dict, object, object]:
+def _build_all(sources: list[str], cache: Path, tokenizer_kind: str, seq_len: int, seed: int) -> tuple:
+    """(timings, corpus, packed blocks) of one corpus -> tokenizer -> pack pass."""
     from electra_lab.data.corpus import build_corpus
     from electra_lab.data.packing import PackingOptions, pack_corpus
     from electra_lab.data.tokenizer import load_or_build_tokenizer

@@ -24,7 +24,8 @@ def _cpu_flags() -> list[str]:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
-                return sorted(f for f in flags if f.startswith(("avx512_bf16", "amx", "avx512f", "avx2", "avx512_vnni")))
+                wanted = ("avx512_bf16", "amx", "avx512f", "avx2", "avx512_vnni")
+                return sorted(f for f in flags if f.startswith(wanted))
     except OSError:
         pass
     return []
@@ -64,62 +65,85 @@ def _mb(n: float) -> str:
     return f"{n / 2**20:,.0f}"
 
 
+RUNS_HEADER = ("| run | tokens/s | step median (s) | step p90 (s) | warm-up (s) | page faults/step | peak memory (MiB) "
+               "| official GFLOP/s | % of peak (same precision) | executed matmul GFLOP/s | % of peak |\n"
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def _run_row(run: dict) -> str:
+    t, mem = run["step_time_s"], run["memory"]
+
+    def pct(key: str) -> str:
+        return f"{100 * run[key]:.1f}" if key in run else "n/a"
+
+    cells = [run["name"], f"{run['tokens_per_s']:,.0f}", f"{t['median_s']:.3f}", f"{t['p90_s']:.3f}",
+             f"{run['warmup_s']:.1f}", f"{run.get('page_faults_per_step', float('nan')):,.0f}",
+             f"{_mb(mem['peak_bytes'])} (+{_mb(mem['peak_above_baseline_bytes'])})",
+             f"{run['official_gflops_per_s']:.1f}", pct("official_fraction_of_peak"),
+             f"{run['executed_matmul_gflops_per_s']:.1f}", pct("executed_matmul_fraction_of_peak")]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _peak_table(peaks: dict) -> list[str]:
+    sizes = list(next(iter(peaks.values()))["by_size"])
+    lines = ["| precision | " + " | ".join(f"n={n}" for n in sizes) + " | peak GFLOP/s |",
+             "|---|" + "---:|" * (len(sizes) + 1)]
+    for dtype, p in peaks.items():
+        lines.append(f"| {dtype} | " + " | ".join(f"{v:.0f}" for v in p["by_size"].values())
+                     + f" | {p['peak_gflops']:.0f} |")
+    return lines
+
+
+def _profile_section(run: dict) -> list[str]:
+    p = run["profile"]
+    kernels = ", ".join(p["attention_kernels"]) or "none seen"
+    lines = ["", f"## Profile: {run['name']} ({p['steps']} steps, {p['time_kind']}, "
+             f"{p['total_ms_per_step']:.0f} ms/step; attention kernel: {kernels})",
+             "", "| op | ms/step | % | calls/step |", "|---|---:|---:|---:|"]
+    return lines + [f"| {o['op']} | {o['ms_per_step']:.1f} | {o['percent']:.1f} | {o['calls_per_step']:.0f} |"
+                    for o in p["top_ops"]]
+
+
 def markdown(r: dict) -> str:
-    c, m = r["config"], r["machine"]
+    c, m, la = r["config"], r["machine"], r["load_average"]
+    fw, ref = r["flops_per_step"]["framework"], r["flops_per_step"]["reference"]
     lines = [f"# Speed benchmark: {r['name']}", "",
              f"ELECTRA-{c['size']} joint step, batch {c['batch_size']} x seq {c['seq_len']}, {c['steps']} timed steps "
              f"after {c['warmup']} warm-up, device {c['device']}, {c['threads']} torch threads, "
              f"framework precision {c['precision']}{', torch.compile' if c['compile'] else ''}.", "",
-             f"Data: {r['data_note']}.", "",
-             "| run | tokens/s | step median (s) | step p90 (s) | warm-up (s) | page faults/step | peak memory (MiB) | official GFLOP/s | "
-             "% of peak (same precision) | executed matmul GFLOP/s | % of peak |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for run in r["runs"].values():
-        t, mem = run["step_time_s"], run["memory"]
-        pct = lambda k: f"{100 * run[k]:.1f}" if k in run else "n/a"  # noqa: E731
-        lines.append(f"| {run['name']} | {run['tokens_per_s']:,.0f} | {t['median_s']:.3f} | {t['p90_s']:.3f} | "
-                     f"{run['warmup_s']:.1f} | {run.get('page_faults_per_step', float('nan')):,.0f} | {_mb(mem['peak_bytes'])} (+{_mb(mem['peak_above_baseline_bytes'])}) | "
-                     f"{run['official_gflops_per_s']:.1f} | {pct('official_fraction_of_peak')} | "
-                     f"{run['executed_matmul_gflops_per_s']:.1f} | {pct('executed_matmul_fraction_of_peak')} |")
+             f"Data: {r['data_note']}.", "", RUNS_HEADER]
+    lines += [_run_row(run) for run in r["runs"].values()]
     if "ratio_framework_over_reference" in r:
         lines += ["", "Throughput relative to the reference (tokens/s ratio): " + ", ".join(
             f"{r['runs'][k]['name']} {v:.2f}x" for k, v in r["ratio_framework_over_reference"].items())]
-    fw, ref = r["flops_per_step"]["framework"], r["flops_per_step"]["reference"]
-    lines += ["", "tokens/s = timed tokens / timed wall time; GFLOP/s = FLOPs per step / median step time; "
-              "% of peak = against the measured matmul peak of the run's own precision (table below). "
-              "Warm-up includes torch.compile's compilation when it is on.",
-              "", "FLOPs per step: official (flops.py, the paper's accounting; charged to both runs, so the FLOP/s "
-              f"ratio equals the throughput ratio) {fw['official']:.3e}; executed matmuls (3 x forward, lookups free) "
-              f"framework {fw['executed_matmul']:.3e} (generator head at {c['max_predictions']} slots/sequence), "
-              f"reference {ref['executed_matmul']:.3e} (head at every position). The official count charges each "
-              "model's embedding lookup as a dense one-hot product (2 x e x V per token) and backward = forward: "
-              "on small models that is far from the arithmetic done (a tiny model can show > 100% of peak), so the "
-              "executed-matmul column is the hardware-efficiency number.",
-              f"Peak memory: {next(iter(r['runs'].values()))['memory']['memory_kind']}; in brackets the growth over the "
-              "process's memory before the run was built.", "", "## Matmul peak (square matmul sweep, best of N)", "",
-              "| precision | " + " | ".join(f"n={n}" for n in next(iter(r["matmul_peak_gflops"].values()))["by_size"]) +
-              " | peak GFLOP/s |", "|---|" + "---:|" * (1 + len(next(iter(r["matmul_peak_gflops"].values()))["by_size"]))]
-    for dtype, p in r["matmul_peak_gflops"].items():
-        lines.append(f"| {dtype} | " + " | ".join(f"{v:.0f}" for v in p["by_size"].values()) + f" | {p['peak_gflops']:.0f} |")
+    lines += [
+        "", "tokens/s = timed tokens / timed wall time; GFLOP/s = FLOPs per step / median step time; % of peak = "
+        "against the measured matmul peak of the run's own precision (table below). Warm-up includes "
+        "torch.compile's compilation when it is on.",
+        "", f"FLOPs per step: official (flops.py, the paper's accounting; charged to both runs, so the FLOP/s ratio "
+        f"equals the throughput ratio) {fw['official']:.3e}; executed matmuls (3 x forward, lookups free) framework "
+        f"{fw['executed_matmul']:.3e} (generator head at {c['max_predictions']} slots/sequence), reference "
+        f"{ref['executed_matmul']:.3e} (head at every position). The official count charges each model's embedding "
+        "lookup as a dense one-hot product (2 x e x V per token) and backward = forward: on small models that is "
+        "far from the arithmetic done (a tiny model can show > 100% of peak), so the executed-matmul column is the "
+        "hardware-efficiency number.",
+        f"Peak memory: {next(iter(r['runs'].values()))['memory']['memory_kind']}; in brackets the growth over the "
+        "process's memory before the run was built.",
+        "", "## Matmul peak (square matmul sweep, best of N)", "", *_peak_table(r["matmul_peak_gflops"])]
     for run in r["runs"].values():
         if "profile" in run:
-            p = run["profile"]
-            lines += ["", f"## Profile: {run['name']} ({p['steps']} steps, {p['time_kind']}, "
-                      f"{p['total_ms_per_step']:.0f} ms/step; attention kernel: {', '.join(p['attention_kernels']) or 'none seen'})",
-                      "", "| op | ms/step | % | calls/step |", "|---|---:|---:|---:|"]
-            lines += [f"| {o['op']} | {o['ms_per_step']:.1f} | {o['percent']:.1f} | {o['calls_per_step']:.0f} |"
-                      for o in p["top_ops"]]
+            lines += _profile_section(run)
     if "data_pipeline" in r:
         lines += ["", "## Data pipeline", "", data_markdown(r["data_pipeline"])]
-    la = r["load_average"]
+    before, after = ("/".join(f"{x:.2f}" for x in la[k]) for k in ("before", "after"))
+    gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
     lines += ["", "## Machine", "",
               f"- CPU: {m['cpu']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs; "
-              f"flags {', '.join(m['cpu_flags'])}){', GPU ' + m['gpu'] if 'gpu' in m else ''}",
+              f"flags {', '.join(m['cpu_flags'])}){gpu}",
               f"- torch {m['torch']} ({m['torch_threads']} threads), transformers {m['transformers']}, "
               f"Python {m['python']}, {m['platform']}",
-              f"- load average (1/5/15 min) before {la['before'][0]:.2f}/{la['before'][1]:.2f}/{la['before'][2]:.2f}, "
-              f"after {la['after'][0]:.2f}/{la['after'][1]:.2f}/{la['after'][2]:.2f} (above the core count means a shared, "
-              "noisy machine)",
+              f"- load average (1/5/15 min) before {before}, after {after} (above the core count: a shared, noisy "
+              "machine)",
               f"- git commit: `{m['git_commit']}`", f"- command: `{r['command']}`", ""]
     return "\n".join(lines)
 

@@ -69,8 +69,8 @@ def _phase(name: str, make, device: torch.device, warmup: int, steps: int, token
 def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup: int = 2,
               batch_size: int | None = None, seq_len: int | None = None, precision: str = "auto",
               out_dir: Path = Path("results/bench"), *, name: str | None = None, reference: bool = True,
-              compare_fp32: bool = False, profile: bool = False, profile_steps: int = 3,
-              compile: bool = False, threads: int | None = None, data: bool = False, ablate_allocator: bool = False,
+              compare_fp32: bool = False, ablate_allocator: bool = False, profile: bool = False,
+              profile_steps: int = 3, compile: bool = False, threads: int | None = None, data: bool = False,
               data_sources: tuple[str, ...] = ("wiki_sample",), peak_sizes=peak.DEFAULT_SIZES,
               peak_repeats: int = 3, command: str | None = None) -> dict:
     """Time the framework's joint-ELECTRA training step against the plain reference; write
