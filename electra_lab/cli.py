@@ -125,7 +125,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-finetune", action="store_true", help="stop after pretraining and its curves")
     p.add_argument("--finetune-set", nargs="*", metavar="KEY=VALUE", help="fine-tuning options for the demo's points")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("scale-search", help="pretrain variants, fine-tune on learning curves, compare with random init")
+    p.add_argument("spec", help="study spec, e.g. experiments/studies/scale_search.yaml")
+    p.add_argument("--out", default="results/downstream/scale_search")
+    p.add_argument("--workers", type=int, default=2, help="single-threaded jobs run side by side")
+    p.set_defaults(func=cmd_scale_search)
     return parser
+
+
+def cmd_scale_search(args) -> int:
+    import time
+    from pathlib import Path
+
+    from electra_lab.studies.provenance import provenance
+    from electra_lab.studies.scale_search import run_scale_search, summarise, write_report
+
+    started = time.time()
+    out = Path(args.out)
+    seeds = run_scale_search(args.spec, out, workers=args.workers)
+    info = {**provenance(), "wall_seconds_this_invocation": round(time.time() - started)}
+    print(write_report(out, args.spec, summarise(seeds), info))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,3 +47,12 @@ def test_every_pretrain_config_resolves():
     for path in sorted((EXPERIMENTS / "pretrain").glob("*.yaml")):
         info = config_flops(load_config(path))
         assert info["steps"] > 0 and info["pretrain_flops"] > 0, path
+
+
+def test_scale_search_with_a_bad_spec_is_a_one_line_error(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("variants: []\nfinetune: {tasks: [movie_polarity], train_sizes: [10]}\nfloor_from: nobody\n")
+    assert main(["scale-search", str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "floor_from 'nobody'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # nothing started

@@ -48,6 +48,9 @@ class FinetuneOptions:
     head: str = "linear"  # "linear" (official) or "hf_mlp" (Hugging Face's ElectraClassificationHead)
     head_dropout: float = 0.1
     epochs: dict[str, int] = field(default_factory=dict)  # per-task overrides of Task.epochs
+    # at least this many optimiser updates per task (more epochs on small training sets): 3 epochs
+    # of 250 examples are 24 updates, too few for any encoder to move off chance; 0 = paper epochs
+    min_updates: int = 0
     caps: SplitCaps | None = None  # None: each task's default caps
     base_seed: int = 0
     eval_batch_size: int = 128
@@ -144,7 +147,13 @@ def prepare_task(task: Task, tokenizer, options: FinetuneOptions, glue_dir: Path
     train = encode(tokenizer, with_swapped_pairs(task, splits["train"]), options.max_length, regression)
     dev = encode(tokenizer, splits["dev"], options.max_length, regression)
     test = encode(tokenizer, splits["test"], options.max_length, regression) if task.report_split == "test" else None
-    return PreparedTask(task, train, dev, test, options.epochs.get(task.name, task.epochs))
+    return PreparedTask(task, train, dev, test, task_epochs(task, len(train), options))
+
+
+def task_epochs(task: Task, train_examples: int, options: FinetuneOptions) -> int:
+    epochs = options.epochs.get(task.name, task.epochs)
+    steps_per_epoch = max(1, math.ceil(train_examples / options.batch_size))
+    return max(epochs, math.ceil(options.min_updates / steps_per_epoch))
 
 
 def loss_fn(task: Task, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -116,3 +116,15 @@ def test_glue_suite_from_a_tsv_folder_reports_dev(tmp_path, tiny_model_dir):
     run = result.tasks["sst2"].runs[0]
     assert run.report_split == "dev" and run.best_epoch == 1 and 0.0 <= run.score <= 1.0
     assert torch.get_num_threads() == threads  # restored after the run
+
+
+def test_min_updates_adds_epochs_only_to_small_training_sets(tiny_model_dir):
+    from electra_lab.tasks.finetune import task_epochs
+
+    task = sentiment_task()  # 1 epoch by default
+    options = FinetuneOptions(batch_size=16, device="cpu", min_updates=12)
+    assert task_epochs(task, 64, options) == 3  # 4 updates per epoch -> 3 epochs for 12 updates
+    assert task_epochs(task, 640, options) == 1  # 40 updates per epoch already
+    assert task_epochs(task, 64, FinetuneOptions(batch_size=16)) == 1  # off by default: paper epochs
+    run = finetune_suite(tiny_model_dir, tasks=[task], seeds=1, options=options, progress=False).tasks[task.name].runs[0]
+    assert len(run.dev_by_epoch) == 3

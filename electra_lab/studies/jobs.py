@@ -1,0 +1,74 @@
+"""Run a study's commands as subprocesses, a few at a time, each after the jobs it needs.
+
+Studies on a small CPU run several single-threaded processes side by side (tiny matmuls scale
+poorly across threads). A job whose output already exists is skipped, so a study that was stopped
+resumes where it was; a failed job stops the study after the running ones finish, naming it.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Job:
+    name: str
+    command: list[str]
+    done_when: Path | None = None  # the job is finished once this file exists
+    after: list[str] = field(default_factory=list)  # names of jobs that must finish first
+    log: Path | None = None  # stdout and stderr go here (else inherited)
+
+    def finished(self) -> bool:
+        return self.done_when is not None and self.done_when.exists()
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=print) -> None:
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("job names must be unique")
+    unknown = {a for j in jobs for a in j.after} - set(names)
+    if unknown:
+        raise ValueError(f"jobs depend on unknown jobs: {sorted(unknown)}")
+    done = {j.name for j in jobs if j.finished()}
+    pending = [j for j in jobs if j.name not in done]
+    running: dict[str, tuple[subprocess.Popen, object]] = {}
+    failed: list[str] = []
+    while pending or running:
+        for name, (proc, handle) in list(running.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            if handle:
+                handle.close()
+            del running[name]
+            if code == 0:
+                done.add(name)
+                echo(f"[jobs] done: {name}")
+            else:
+                failed.append(name)
+                echo(f"[jobs] FAILED ({code}): {name}")
+        if not failed:
+            for job in [j for j in pending if all(a in done for a in j.after)]:
+                if len(running) >= workers:
+                    break
+                pending.remove(job)
+                handle = None
+                if job.log:
+                    job.log.parent.mkdir(parents=True, exist_ok=True)
+                    handle = open(job.log, "a")
+                echo(f"[jobs] start: {job.name}")
+                running[job.name] = (subprocess.Popen(job.command, stdout=handle, stderr=handle), handle)
+        if failed and not running:
+            break
+        if pending and not running and not failed:
+            raise JobFailed(f"jobs can never start (circular dependencies?): {[j.name for j in pending]}")
+        time.sleep(poll_seconds)
+    if failed:
+        logs = [str(j.log) for j in jobs if j.name in failed and j.log]
+        raise JobFailed(f"failed jobs: {failed}" + (f"; see {logs}" if logs else "") + "; rerun to resume")
