@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="study spec, e.g. experiments/studies/scale_search.yaml")
     p.add_argument("--out", default="results/downstream/scale_search")
     p.add_argument("--workers", type=int, default=2, help="single-threaded jobs run side by side")
+    p.add_argument("--report-only", action="store_true", help="write the report from the points finished so far")
     p.set_defaults(func=cmd_scale_search)
     return parser
 
@@ -143,7 +144,7 @@ def cmd_scale_search(args) -> int:
 
     started = time.time()
     out = Path(args.out)
-    seeds = run_scale_search(args.spec, out, workers=args.workers)
+    seeds = run_scale_search(args.spec, out, workers=args.workers, report_only=args.report_only)
     info = {**provenance(), "wall_seconds_this_invocation": round(time.time() - started)}
     print(write_report(out, args.spec, summarise(seeds), info))
     return 0

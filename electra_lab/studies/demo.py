@@ -3,13 +3,13 @@ offline text, both tracked in MLflow, with their curves written to results/found
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from electra_lab.config import load_config
 from electra_lab.studies.curves import write_curves
+from electra_lab.studies.jobs import Job, run_jobs
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
 from electra_lab.train.pretrain import prepare_data, run_pretraining
 
@@ -37,11 +37,10 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
         from electra_lab.tracking import Tracker
 
         Tracker(first.run.tracking_uri, first.run.experiment)  # create the store before two processes race to
-        procs = [subprocess.Popen([sys.executable, "-m", "electra_lab.cli", "pretrain", str(EXPERIMENTS / rel),
-                                   *overrides, "train.threads=1", "train.progress=false"])
-                 for rel in DEMO_RUNS.values()]
-        if any(p.wait() for p in procs):
-            raise RuntimeError("a demo pretraining run failed (see its output above); rerun to resume it")
+        # always launched: a finished run resumes, sees its budget spent and exits in seconds
+        run_jobs([Job(label, [sys.executable, "-m", "electra_lab.cli", "pretrain", str(EXPERIMENTS / rel), *overrides,
+                              "train.threads=1", "train.progress=false"])
+                  for label, rel in DEMO_RUNS.items()], workers=2)
     summaries = {}
     for label, cfg in configs.items():
         if parallel:
@@ -75,23 +74,18 @@ def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_arg
 
     started = time.time()
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(label, folder, []) for label, run_dir in run_dirs.items() for folder in checkpoints_of(run_dir)]
+    points = [(label, folder, []) for label, run_dir in run_dirs.items() for folder in checkpoints_of(run_dir)]
     first = next(iter(run_dirs.values()))
-    jobs.append(("random init", first / "export", ["--random-init"]))
-    outputs, running = [], []
-    for i, (label, folder, flags) in enumerate(jobs):
-        target = out / "points" / f"{i:02d}.json"
+    points.append(("random init", first / "export", ["--random-init"]))
+    outputs, jobs = [], []
+    for i, (label, folder, flags) in enumerate(points):
+        target = out / "points" / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
         outputs.append((label, folder.name, target))
-        if target.exists():  # resumable: a finished point is not fine-tuned again
-            continue
-        cmd = [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *DEMO_FINETUNE,
-               *(extra_args or []), *flags, "--out", str(target)]
-        running.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
-        if len(running) == 2:
-            if running.pop(0).wait():
-                raise RuntimeError(f"fine-tuning failed: {' '.join(cmd)}")
-    if any(p.wait() for p in running):
-        raise RuntimeError("a fine-tuning job failed; rerun the demo to resume")
+        jobs.append(Job(f"{label}:{folder.name}",
+                        [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *DEMO_FINETUNE,
+                         *(extra_args or []), *flags, "--out", str(target)],
+                        done_when=target, log=out / "logs" / f"{i:02d}.log"))
+    run_jobs(jobs, workers=2)
     rows = []
     for label, point, target in outputs:
         payload = json.loads(target.read_text())

@@ -75,8 +75,9 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def plan_jobs(spec: Spec, out: Path) -> list[Job]:
-    """Each variant's pretraining, then its fine-tuning points (the floor's after floor_from's):
-    the runner starts ready jobs in this order, so the first variants finish completely first."""
+    """Every pretraining first, then each variant's fine-tuning points (the floor's after
+    floor_from's). The runner starts ready jobs in this order: a pretraining run (long, one core)
+    overlaps the fine-tuning of variants already pretrained."""
     cli = [sys.executable, "-m", "electra_lab.cli"]
     runs = Path(spec.output_dir)
     p = spec.finetune
@@ -90,27 +91,29 @@ def plan_jobs(spec: Spec, out: Path) -> list[Job]:
                     "--set", f"caps={{train: {size}, dev: {p.dev}, test: {p.test}}}", "cpu_threads=1", *p.options],
                    done_when=point, after=[f"pretrain:{source}"], log=out / "logs" / f"finetune-{name}-n{size}.log")
 
-    jobs = []
+    jobs = [Job(f"pretrain:{v.name}",
+                [*cli, "pretrain", str(EXPERIMENTS / v.config), *v.overrides, f"run.name={v.name}",
+                 f"run.output_dir={spec.output_dir}", f"run.experiment={spec.experiment}",
+                 "train.threads=1", "train.progress=false"],
+                done_when=runs / v.name / "summary.json", log=out / "logs" / f"pretrain-{v.name}.log")
+            for v in spec.variants]
     for v in spec.variants:
-        jobs.append(Job(f"pretrain:{v.name}",
-                        [*cli, "pretrain", str(EXPERIMENTS / v.config), *v.overrides,
-                         f"run.name={v.name}", f"run.output_dir={spec.output_dir}", f"run.experiment={spec.experiment}",
-                         "train.threads=1", "train.progress=false"],
-                        done_when=runs / v.name / "summary.json", log=out / "logs" / f"pretrain-{v.name}.log"))
         jobs += [finetune(v.name, v.name, size) for size in p.train_sizes]
         if v.name == spec.floor_from:
             jobs += [finetune(FLOOR, v.name, size) for size in p.train_sizes]
     return jobs
 
 
-def run_scale_search(spec_path: str | Path, out: Path, workers: int = 2) -> pd.DataFrame:
+def run_scale_search(spec_path: str | Path, out: Path, workers: int = 2, report_only: bool = False) -> pd.DataFrame:
+    """Run what is unfinished (unless report_only), then gather every finished point."""
     spec = load_spec(spec_path)
     out.mkdir(parents=True, exist_ok=True)
-    # one process creates the MLflow store before parallel runs race to create its tables
-    from electra_lab.tracking import Tracker
+    if not report_only:
+        # one process creates the MLflow store before parallel runs race to create its tables
+        from electra_lab.tracking import Tracker
 
-    Tracker("sqlite:///mlflow.db", spec.experiment)
-    run_jobs(plan_jobs(spec, out), workers=workers)
+        Tracker("sqlite:///mlflow.db", spec.experiment)
+        run_jobs(plan_jobs(spec, out), workers=workers)
     frame = collect_points(out / "points")
     frame.to_csv(out / "seeds.csv", index=False)
     return frame

@@ -51,6 +51,9 @@ class FinetuneOptions:
     # at least this many optimiser updates per task (more epochs on small training sets): 3 epochs
     # of 250 examples are 24 updates, too few for any encoder to move off chance; 0 = paper epochs
     min_updates: int = 0
+    # evaluate on dev at most this many times, evenly spaced, always after the last epoch (0 = every
+    # epoch): with min_updates a small task runs dozens of epochs and dev passes dominate the cost
+    max_dev_evals: int = 0
     caps: SplitCaps | None = None  # None: each task's default caps
     base_seed: int = 0
     eval_batch_size: int = 128
@@ -156,6 +159,12 @@ def task_epochs(task: Task, train_examples: int, options: FinetuneOptions) -> in
     return max(epochs, math.ceil(options.min_updates / steps_per_epoch))
 
 
+def evaluates_dev(epoch: int, epochs: int, max_dev_evals: int) -> bool:
+    if max_dev_evals <= 0 or epoch == epochs:
+        return True
+    return epoch % math.ceil(epochs / max_dev_evals) == 0
+
+
 def loss_fn(task: Task, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if task.is_regression:  # MSE on the scaled score (STS-B: label / 5)
         return nn.functional.mse_loss(logits.squeeze(-1).float(), labels / task.regression_divisor)
@@ -217,6 +226,8 @@ def finetune_seed(
                 nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
             optimizer.step()
             scheduler.step()
+        if not evaluates_dev(epoch, prepared.epochs, options.max_dev_evals):
+            continue
         dev = evaluate(model, task, prepared.dev, options, device, dtype)
         dev_by_epoch.append(dev[task.metric])
         if log:

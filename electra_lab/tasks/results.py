@@ -18,7 +18,7 @@ class SeedResult:
     score: float  # headline metric on the reported split
     metrics: dict[str, float]  # every metric of the task on the reported split
     report_split: str  # "test" (offline) or "dev" (GLUE)
-    dev_by_epoch: list[float]  # headline metric on dev after each epoch
+    dev_by_epoch: list[float]  # headline metric on dev after each evaluated epoch (max_dev_evals)
     best_epoch: int  # 1-based epoch whose model was reported
     train_examples: int  # after swapped-pair doubling
     seconds: float

@@ -128,3 +128,11 @@ def test_min_updates_adds_epochs_only_to_small_training_sets(tiny_model_dir):
     assert task_epochs(task, 64, FinetuneOptions(batch_size=16)) == 1  # off by default: paper epochs
     run = finetune_suite(tiny_model_dir, tasks=[task], seeds=1, options=options, progress=False).tasks[task.name].runs[0]
     assert len(run.dev_by_epoch) == 3
+
+
+def test_max_dev_evals_spaces_dev_passes_and_always_ends_with_one():
+    from electra_lab.tasks.finetune import evaluates_dev
+
+    assert [e for e in range(1, 26) if evaluates_dev(e, 25, 8)] == [4, 8, 12, 16, 20, 24, 25]
+    assert [e for e in range(1, 4) if evaluates_dev(e, 3, 8)] == [1, 2, 3]
+    assert all(evaluates_dev(e, 25, 0) for e in range(1, 26))  # off: every epoch
