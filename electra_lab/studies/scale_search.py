@@ -31,6 +31,7 @@ class Variant:
     config: str  # relative to experiments/
     overrides: list[str] = field(default_factory=list)
     note: str = ""
+    train_sizes: list[int] | None = None  # a subset of the protocol's sizes (None: all of them)
 
 
 @dataclass
@@ -69,6 +70,10 @@ def load_spec(path: str | Path) -> Spec:
     names = [v.name for v in spec.variants]
     if len(set(names)) != len(names) or FLOOR in names:
         raise ConfigError(f"{path}: variant names must be unique and not {FLOOR!r}")
+    for v in spec.variants:
+        if v.train_sizes and set(v.train_sizes) - set(spec.finetune.train_sizes):
+            raise ConfigError(f"{path}: variant {v.name!r} asks for train_sizes {v.train_sizes} outside the "
+                              f"protocol's {spec.finetune.train_sizes} (the floor is fine-tuned only at those)")
     if spec.floor_from not in names:
         raise ConfigError(f"{path}: floor_from {spec.floor_from!r} is not a variant ({', '.join(names)})")
     return spec
@@ -98,7 +103,7 @@ def plan_jobs(spec: Spec, out: Path) -> list[Job]:
                 done_when=runs / v.name / "summary.json", log=out / "logs" / f"pretrain-{v.name}.log")
             for v in spec.variants]
     for v in spec.variants:
-        jobs += [finetune(v.name, v.name, size) for size in p.train_sizes]
+        jobs += [finetune(v.name, v.name, size) for size in (v.train_sizes or p.train_sizes)]
         if v.name == spec.floor_from:
             jobs += [finetune(FLOOR, v.name, size) for size in p.train_sizes]
     return jobs

@@ -40,6 +40,13 @@ def test_plan_has_one_pretraining_per_variant_and_finetunes_after_it(tmp_path):
     assert floor.after == ["pretrain:a"] and "--random-init" in floor.command
     assert "caps={train: 400, dev: 500, test: 1000}" in floor.command and "min_updates=10" in floor.command
     assert "optim.lr=1e-3" in jobs["pretrain:b"].command
+    assert list(jobs).index("pretrain:b") < list(jobs).index("finetune:a:n100")  # pretraining first
+
+
+def test_a_variant_can_take_a_subset_of_the_sizes(tmp_path):
+    spec = load_spec(write_spec(tmp_path, SPEC.replace("overrides: [optim.lr=1e-3]", "train_sizes: [400]")))
+    names = [j.name for j in plan_jobs(spec, tmp_path)]
+    assert "finetune:b:n400" in names and "finetune:b:n100" not in names and f"finetune:{FLOOR}:n100" in names
 
 
 @pytest.mark.parametrize("text, match", [
@@ -47,6 +54,7 @@ def test_plan_has_one_pretraining_per_variant_and_finetunes_after_it(tmp_path):
     (SPEC + "\nbogus: 1\n", "bogus"),
     (SPEC.replace("name: b", "name: a"), "unique"),
     (SPEC.replace("seeds: 2", "seedz: 2"), "seedz"),
+    (SPEC.replace("overrides: [optim.lr=1e-3]", "train_sizes: [50]"), "outside the protocol"),
 ])
 def test_bad_specs_name_the_problem(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match):
