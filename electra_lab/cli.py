@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-set", nargs="*", metavar="KEY=VALUE", help="fine-tuning options for the demo's points")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("check-overlap", help="fail if evaluation text (dev/test) appears in a config's pretraining corpus")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--tasks", nargs="+", help="tasks to check (default: the offline suite)")
+    p.set_defaults(func=cmd_check_overlap)
+
     p = sub.add_parser("scale-search", help="pretrain variants, fine-tune on learning curves, compare with random init")
     p.add_argument("spec", help="study spec, e.g. experiments/studies/scale_search.yaml")
     p.add_argument("--out", default="results/downstream/scale_search")
@@ -133,6 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="write the report from the points finished so far")
     p.set_defaults(func=cmd_scale_search)
     return parser
+
+
+def cmd_check_overlap(args) -> int:
+    from electra_lab.data.corpus import build_corpus
+    from electra_lab.tasks.overlap import check_no_overlap
+    from electra_lab.tasks.registry import SUITES
+
+    cfg = _config(args)
+    d = cfg.data
+    corpus = build_corpus(d.sources, valid_fraction=d.valid_fraction, seed=cfg.run.seed, max_docs_per_source=d.max_docs_per_source,
+                          max_chars_per_source=d.max_chars_per_source, skip_unavailable=d.skip_unavailable)
+    tasks = args.tasks or list(SUITES["offline"])
+    overlaps = check_no_overlap([corpus.train_path, corpus.valid_path], tasks, raise_on_overlap=False)
+    print(json.dumps({"corpus_key": corpus.key, "sources": d.sources, "tasks": tasks, "overlaps": len(overlaps),
+                      "examples": [str(o) for o in overlaps[:10]]}, indent=2))
+    return 1 if overlaps else 0
 
 
 def cmd_scale_search(args) -> int:

@@ -56,3 +56,20 @@ def test_scale_search_with_a_bad_spec_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "floor_from 'nobody'" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_check_overlap_fails_on_a_planted_evaluation_text(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ELECTRA_LAB_CACHE", str(tmp_path / "cache"))
+    leaked = "the quiet harbour town woke to bells ringing across the grey water every single morning"
+    docs = tmp_path / "texts"
+    docs.mkdir()
+    for i in range(6):  # several documents so the corpus has a train and a validation part
+        (docs / f"d{i}.txt").write_text(f"Document {i} talks about gardens and rivers and hills.\n\n" * 3)
+    (docs / "d2.txt").write_text(f"Once upon a time. {leaked.capitalize()}. The end.\n")
+    monkeypatch.setattr("electra_lab.tasks.overlap.evaluation_texts", lambda tasks, **kw: [leaked, "short one"])
+    config = str(EXPERIMENTS / "pretrain/tiny_electra.yaml")
+    assert main(["check-overlap", config, f"data.sources=[local:{docs}]", "--tasks", "movie_polarity"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["overlaps"] == 1 and "harbour town" in report["examples"][0]
+    (docs / "d2.txt").write_text("Once upon a time. The end.\n")
+    assert main(["check-overlap", config, f"data.sources=[local:{docs}]", "--tasks", "movie_polarity"]) == 0
