@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds per task; the median is reported")
     p.add_argument("--glue-dir", help="folder in the original GLUE layout (SST-2/train.tsv ...); else the hub")
     p.add_argument("--random-init", action="store_true", help="same architecture, untrained (the floor)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="fine-tuning options, e.g. lr=1e-4")
+    p.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
+                   help="fine-tuning options, e.g. lr=1e-4 (repeatable: later values win)")
     p.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
     p.add_argument("--no-tracking", action="store_true")
     p.add_argument("--out", help="also write the result (with the encoder's pretraining FLOPs) to this JSON file")

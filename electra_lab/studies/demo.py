@@ -2,6 +2,7 @@
 offline text, both tracked in MLflow, with their curves written to results/foundation/."""
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -19,10 +20,14 @@ SUMMARY_KEYS = ["eval/disc_acc", "eval/disc_precision", "eval/disc_recall", "eva
                 "eval/gen_loss", "eval/mlm_acc", "eval/mlm_loss"]
 
 
-# the demo fine-tunes on a small slice of each offline task so the whole study fits in minutes;
-# `electra-lab finetune RUN --seeds 5` gives the full-size numbers
-DEMO_FINETUNE = ["--seeds", "1", "--set", "caps={train: 400, dev: 200, test: 400}", "cpu_threads=1"]
-
+# The demo fine-tunes each point once on three task types of the offline suite (sentiment, news
+# topic, adjective-order acceptability) with 1,000 labelled examples and at least 200 updates: the
+# protocol of the scale search (experiments/studies/scale_search.yaml), one seed instead of three.
+# An earlier slice (400 examples, 3 epochs = 39 updates) left every encoder, random init included,
+# at chance. `electra-lab finetune RUN --seeds 5` gives the whole suite at full size.
+DEMO_FINETUNE = ["--seeds", "1", "--tasks", "movie_polarity", "bbc_topic", "hyperbaton",
+                 "--set", "caps={train: 1000, dev: 500, test: 1000}", "min_updates=200", "max_dev_evals=8",
+                 "cpu_threads=1"]
 
 def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True,
              finetune: bool = True, finetune_args: list[str] | None = None) -> dict:
@@ -77,14 +82,19 @@ def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_arg
     points = [(label, folder, []) for label, run_dir in run_dirs.items() for folder in checkpoints_of(run_dir)]
     first = next(iter(run_dirs.values()))
     points.append(("random init", first / "export", ["--random-init"]))
+    args = [*DEMO_FINETUNE, *(extra_args or [])]
+    # finished points live beside the runs (not in results/, which a clone carries), keyed by the
+    # fine-tuning arguments: a rerun resumes, a changed protocol starts afresh
+    key = hashlib.sha256(json.dumps([str(first.resolve()), args]).encode()).hexdigest()[:12]
+    point_dir = first.parent / "demo_finetune" / key
     outputs, jobs = [], []
     for i, (label, folder, flags) in enumerate(points):
-        target = out / "points" / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
+        target = point_dir / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
         outputs.append((label, folder.name, target))
         jobs.append(Job(f"{label}:{folder.name}",
-                        [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *DEMO_FINETUNE,
-                         *(extra_args or []), *flags, "--out", str(target)],
-                        done_when=target, log=out / "logs" / f"{i:02d}.log"))
+                        [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
+                         "--out", str(target)],
+                        done_when=target, log=point_dir / f"{i:02d}.log"))
     run_jobs(jobs, workers=2)
     rows = []
     for label, point, target in outputs:
@@ -96,7 +106,7 @@ def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_arg
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "efficiency.csv", index=False)
     plot_efficiency(frame, out / "efficiency.png")
-    info = {**info, "finetune": " ".join(DEMO_FINETUNE), "finetune_wall_seconds": round(time.time() - started)}
+    info = {**info, "finetune": " ".join(args), "finetune_wall_seconds": round(time.time() - started)}
     (out / "README.md").write_text(
         "# Compute efficiency: offline-suite score against pretraining FLOPs\n\n"
         "Each point fine-tunes one checkpoint (snapshots at fractions of the budget, and the final export) on "
