@@ -191,14 +191,18 @@ def write_report(out: Path, spec_path: str | Path, stats: pd.DataFrame, info: di
     spec = load_spec(spec_path)
     stats.to_csv(out / "summary.csv", index=False)
     plot_learning_curves(stats, out / "learning_curves.png")
-    suite = stats[stats["task"] == "suite"]
-    wide = suite.assign(cell=[f"{m:.3f} ± {s:.3f}" + ("" if v == FLOOR else f" ({z:+.1f} se)")
-                              for m, s, v, z in zip(suite["mean"], suite["std"], suite["variant"], suite["gap_in_se"])])
+    def cells(frame: pd.DataFrame) -> pd.DataFrame:
+        gap = [f" ({z:+.1f} se)" if v != FLOOR and math.isfinite(z) else ""
+               for v, z in zip(frame["variant"], frame["gap_in_se"])]
+        return frame.assign(cell=[f"{m:.3f} ± {s:.3f}{g}" for m, s, g in zip(frame["mean"], frame["std"], gap)])
+
     order = [v.name for v in spec.variants] + [FLOOR]
-    table = wide.pivot(index="variant", columns="train_size", values="cell").reindex(order).dropna(how="all")
+    suite = cells(stats[stats["task"] == "suite"])
+    table = suite.pivot(index="variant", columns="train_size", values="cell").reindex(order).dropna(how="all").fillna("")
     table.columns = [f"n={c}" for c in table.columns]
-    per_task = stats[stats["task"] != "suite"].assign(
-        cell=lambda f: [f"{m:.3f} ± {s:.3f}" for m, s in zip(f["mean"], f["std"])])
+    per_task = cells(stats[stats["task"] != "suite"])
+    per_task = per_task.pivot(index=["variant", "train_size"], columns="task", values="cell").fillna("").reset_index()
+    per_task = per_task.sort_values(["train_size", "variant"], key=lambda c: c.map(order.index) if c.name == "variant" else c)
     notes = "\n".join(f"- `{v.name}`: `{v.config}` {' '.join(v.overrides)}" + (f" — {v.note}" if v.note else "")
                       for v in spec.variants)
     p = spec.finetune
@@ -210,8 +214,8 @@ def write_report(out: Path, spec_path: str | Path, stats: pd.DataFrame, info: di
         "per seed; cells are mean ± std over seeds, and in brackets the gap to random init in standard "
         "errors of the difference (|gap| > 2 se: beyond seed noise).\n\n"
         + provenance_markdown(info) + "\n## Variants\n\n" + notes + "\n\n## Suite score\n\n"
-        + frame_markdown(table.reset_index()) + "\n\n## Per task (mean ± std over seeds)\n\n"
-        + frame_markdown(per_task.pivot(index=["variant", "train_size"], columns="task", values="cell").reset_index())
+        + frame_markdown(table.reset_index()) + "\n\n## Per task (mean ± std over seeds, gap to random init in se)\n\n"
+        + frame_markdown(per_task)
         + "\n"
     )
     (out / "README.md").write_text(text)
