@@ -143,17 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check_overlap(args) -> int:
-    from electra_lab.data.corpus import build_corpus
     from electra_lab.tasks.overlap import check_no_overlap
     from electra_lab.tasks.registry import SUITES
+    from electra_lab.train.pretrain import config_corpus
 
     cfg = _config(args)
-    d = cfg.data
-    corpus = build_corpus(d.sources, valid_fraction=d.valid_fraction, seed=cfg.run.seed, max_docs_per_source=d.max_docs_per_source,
-                          max_chars_per_source=d.max_chars_per_source, skip_unavailable=d.skip_unavailable)
+    corpus = config_corpus(cfg)
     tasks = args.tasks or list(SUITES["offline"])
     overlaps = check_no_overlap([corpus.train_path, corpus.valid_path], tasks, raise_on_overlap=False)
-    print(json.dumps({"corpus_key": corpus.key, "sources": d.sources, "tasks": tasks, "overlaps": len(overlaps),
+    print(json.dumps({"corpus_key": corpus.key, "sources": cfg.data.sources, "tasks": tasks, "overlaps": len(overlaps),
                       "examples": [str(o) for o in overlaps[:10]]}, indent=2))
     return 1 if overlaps else 0
 

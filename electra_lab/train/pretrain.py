@@ -27,16 +27,23 @@ class PreparedData:
     meta: dict
 
 
+def config_corpus(cfg: Config):
+    """The config's corpus (built once, then read from its cache)."""
+    from electra_lab.data.corpus import build_corpus
+
+    d = cfg.data
+    return build_corpus(d.sources, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
+                        max_docs_per_source=d.max_docs_per_source, max_chars_per_source=d.max_chars_per_source,
+                        skip_unavailable=d.skip_unavailable)
+
+
 def prepare_data(cfg: Config) -> PreparedData:
     """Build (or reuse from cache) the corpus, tokenizer and packed blocks the config asks for."""
-    from electra_lab.data.corpus import build_corpus
     from electra_lab.data.packing import PackingOptions, pack_corpus
     from electra_lab.data.tokenizer import load_or_build_tokenizer
 
     d = cfg.data
-    corpus = build_corpus(d.sources, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
-                          max_docs_per_source=d.max_docs_per_source, max_chars_per_source=d.max_chars_per_source,
-                          skip_unavailable=d.skip_unavailable)
+    corpus = config_corpus(cfg)
     tokenizer, tok_key = load_or_build_tokenizer(d.tokenizer, d.vocab_size, corpus.train_path)
     options = PackingOptions(seq_len=d.seq_len, single_segment_prob=d.single_segment_prob,
                              short_seq_prob=d.short_seq_prob, seed=cfg.run.seed)
