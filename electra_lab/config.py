@@ -91,6 +91,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | bf16
     compile: bool = False
+    packed_dropout: bool = True  # CPU dropout masks from packed random bits (models/packed_dropout.py)
     threads: int | None = None  # torch intra-op threads on CPU; None keeps torch's default
     log_every: int = 10
     eval_every: int = 200

@@ -34,9 +34,9 @@ def test_executed_matmul_count_differs_from_official_only_by_accounting():
 def test_run_bench_writes_json_and_markdown(tmp_path):
     out = run_bench("tiny", "cpu", steps=1, warmup=1, batch_size=2, seq_len=16, precision="fp32",
                     out_dir=tmp_path, name="micro", peak_sizes=(64,), peak_repeats=1, threads=1,
-                    profile=True, profile_steps=1)
+                    profile=True, profile_steps=1, ablate_packed_dropout=True)
     saved = json.loads((tmp_path / "micro.json").read_text())
-    assert set(saved["runs"]) == {"reference", "framework"}
+    assert set(saved["runs"]) == {"reference", "framework", "framework_aten_dropout"}
     for run in saved["runs"].values():
         assert run["tokens_per_s"] > 0 and run["memory"]["peak_bytes"] > 0
         assert np.isfinite(run["losses"]["gen_loss"]) and np.isfinite(run["losses"]["disc_loss"])

@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile-steps", type=int, default=3, help="steps to profile (after the timed ones)")
     p.add_argument("--ablate-allocator", action="store_true",
                    help="also time the framework with the glibc allocator left untuned (train/device.py)")
+    p.add_argument("--ablate-packed-dropout", action="store_true",
+                   help="also time the framework with ATen's dropout instead of the packed-bit one")
     p.add_argument("--compile", action="store_true", help="train.compile=true for the framework step")
     p.add_argument("--data", action="store_true", help="also time corpus build and tokenise+pack (cold/warm)")
     p.add_argument("--data-sources", nargs="+", default=["wiki_sample"])
@@ -38,6 +40,7 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
         size=args.size, device=args.device, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
         seq_len=args.seq_len, precision=args.precision, out_dir=args.out_dir, name=args.name,
         reference=not args.no_reference, compare_fp32=args.compare_fp32, ablate_allocator=args.ablate_allocator,
+        ablate_packed_dropout=args.ablate_packed_dropout,
         profile=args.profile, profile_steps=args.profile_steps, compile=args.compile, threads=args.threads,
         data=args.data, data_sources=tuple(args.data_sources), peak_sizes=tuple(args.peak_sizes),
         command=command or shlex.join(["electra-lab", *sys.argv[1:]]))

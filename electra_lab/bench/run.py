@@ -69,7 +69,8 @@ def _phase(name: str, make, device: torch.device, warmup: int, steps: int, token
 def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup: int = 2,
               batch_size: int | None = None, seq_len: int | None = None, precision: str = "auto",
               out_dir: Path = Path("results/bench"), *, name: str | None = None, reference: bool = True,
-              compare_fp32: bool = False, ablate_allocator: bool = False, profile: bool = False,
+              compare_fp32: bool = False, ablate_allocator: bool = False, ablate_packed_dropout: bool = False,
+              profile: bool = False,
               profile_steps: int = 3, compile: bool = False, threads: int | None = None, data: bool = False,
               data_sources: tuple[str, ...] = ("wiki_sample",), peak_sizes=peak.DEFAULT_SIZES,
               peak_repeats: int = 3, command: str | None = None) -> dict:
@@ -122,6 +123,12 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     runs["framework"] = _phase(f"framework ({_dtype_name(run_dtype)})", lambda: FrameworkRun(cfg, BERT_IDS, blocks),
                                flops_per_step=flops_fw, precision=_dtype_name(run_dtype),
                                profile_steps=profile_steps if profile else 0, **phase_args)
+    if ablate_packed_dropout:  # the same step with ATen's one-draw-per-element dropout
+        aten_cfg = bench_config(size, str(dev), precision, batch_size, seq_len, total_steps=warmup + steps + 10,
+                                compile=compile, threads=threads, packed_dropout=False)
+        runs["framework_aten_dropout"] = _phase(
+            f"framework ({_dtype_name(run_dtype)}), ATen dropout", lambda: FrameworkRun(aten_cfg, BERT_IDS, blocks),
+            flops_per_step=flops_fw, precision=_dtype_name(run_dtype), **phase_args)
     if compare_fp32 and run_dtype != torch.float32:
         fp32_cfg = bench_config(size, str(dev), "fp32", batch_size, seq_len, total_steps=warmup + steps + 10,
                                 compile=compile, threads=threads)

@@ -29,7 +29,7 @@ FIRST_WORD_ID = 999
 
 def bench_config(size: str, device: str, precision: str, batch_size: int | None = None,
                  seq_len: int | None = None, total_steps: int = 100, compile: bool = False,
-                 threads: int | None = None) -> Config:
+                 threads: int | None = None, packed_dropout: bool = True) -> Config:
     """The joint-ELECTRA pretraining config the benchmark trains (official optimiser, lambda = 50)."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r} (valid: {', '.join(SIZES)})")
@@ -40,7 +40,7 @@ def bench_config(size: str, device: str, precision: str, batch_size: int | None 
         "model.max_position": max(512, seq_len), "data.seq_len": seq_len,
         "train.batch_size": batch_size or spec["batch_size"], "train.steps": total_steps,
         "train.device": device, "train.precision": precision, "train.compile": compile,
-        "train.threads": threads, "train.progress": False,
+        "train.threads": threads, "train.progress": False, "train.packed_dropout": packed_dropout,
         "strategy.name": "joint", "strategy.disc_weight": 50.0, "run.name": f"bench-{size}",
     })
     return load_config(None, [f"{k}={'null' if v is None else v}" for k, v in overrides.items()])

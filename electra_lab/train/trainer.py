@@ -19,6 +19,7 @@ from tqdm import tqdm
 from electra_lab.config import Config, to_dict
 from electra_lab.data.masking import SpecialIds
 from electra_lab.models.export import export_models
+from electra_lab.models.packed_dropout import install_packed_dropout
 from electra_lab.train import checkpoint as ckpt
 from electra_lab.train.budget import resolve_budget
 from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
@@ -70,6 +71,8 @@ class Trainer:
         self.budget = resolve_budget(cfg, strategy)
         strategy.ctx.total_steps = self.budget.total_steps
         self.models: nn.ModuleDict = strategy.build().to(self.device)
+        if cfg.train.packed_dropout:
+            install_packed_dropout(self.models)
         self.optimizer = build_optimizer(strategy.param_groups(self.models), cfg.optim, self.device)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.budget.total_steps)
         self.micro_batch = cfg.train.batch_size // cfg.train.grad_accum
