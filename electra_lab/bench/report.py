@@ -129,7 +129,8 @@ def markdown(r: dict) -> str:
         "hardware-efficiency number.",
         f"Peak memory: {next(iter(r['runs'].values()))['memory']['memory_kind']}; in brackets the growth over the "
         "process's memory before the run was built.",
-        "", "## Matmul peak (square matmul sweep, best of N)", "", *_peak_table(r["matmul_peak_gflops"])]
+        "", "## Matmul peak (square matmul sweep, best of N)", "", *_peak_table(r["matmul_peak_gflops"]),
+        *(["", r["matmul_peak_note"] + "."] if r.get("matmul_peak_note") else [])]
     for run in r["runs"].values():
         if "profile" in run:
             lines += _profile_section(run)
