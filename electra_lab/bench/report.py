@@ -138,13 +138,14 @@ def markdown(r: dict) -> str:
         lines += ["", "## Data pipeline", "", data_markdown(r["data_pipeline"])]
     before, after = ("/".join(f"{x:.2f}" for x in la[k]) for k in ("before", "after"))
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
+    busy = max(la["before"] + la["after"]) > m["usable_cpus"]
     lines += ["", "## Machine", "",
               f"- CPU: {m['cpu']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs; "
               f"flags {', '.join(m['cpu_flags'])}){gpu}",
               f"- torch {m['torch']} ({m['torch_threads']} threads), transformers {m['transformers']}, "
               f"Python {m['python']}, {m['platform']}",
-              f"- load average (1/5/15 min) before {before}, after {after} (above the core count: a shared, noisy "
-              "machine)",
+              f"- load average (1/5/15 min) before {before}, after {after}"
+              + (" (above the core count: a shared, noisy machine)" if busy else ""),
               f"- git commit: `{m['git_commit']}`", f"- command: `{r['command']}`", ""]
     return "\n".join(lines)
 
