@@ -19,6 +19,7 @@ import torch
 
 from electra_lab.bench import counts, measure, peak, report
 from electra_lab.bench.shapes import BERT_IDS, bench_config, random_blocks
+from electra_lab.config import Config
 from electra_lab.train.device import resolve_device, resolve_precision
 
 
@@ -127,15 +128,18 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     runs["framework"] = _phase(f"framework ({_dtype_name(run_dtype)})", lambda: FrameworkRun(cfg, BERT_IDS, blocks),
                                flops_per_step=flops_fw, precision=_dtype_name(run_dtype),
                                profile_steps=profile_steps if profile else 0, **phase_args)
+
+    def variant_config(run_precision: str, **switches) -> Config:  # the framework run with one thing changed
+        return bench_config(size, str(dev), run_precision, batch_size, seq_len, total_steps=warmup + steps + 10,
+                            compile=compile, threads=threads, **switches)
+
     if ablate_packed_dropout:  # the same step with ATen's one-draw-per-element dropout
-        aten_cfg = bench_config(size, str(dev), precision, batch_size, seq_len, total_steps=warmup + steps + 10,
-                                compile=compile, threads=threads, packed_dropout=False)
+        aten_cfg = variant_config(precision, packed_dropout=False)
         runs["framework_aten_dropout"] = _phase(
             f"framework ({_dtype_name(run_dtype)}), ATen dropout", lambda: FrameworkRun(aten_cfg, BERT_IDS, blocks),
             flops_per_step=flops_fw, precision=_dtype_name(run_dtype), **phase_args)
     if compare_fp32 and run_dtype != torch.float32:
-        fp32_cfg = bench_config(size, str(dev), "fp32", batch_size, seq_len, total_steps=warmup + steps + 10,
-                                compile=compile, threads=threads)
+        fp32_cfg = variant_config("fp32")
         runs["framework_fp32"] = _phase("framework (float32)", lambda: FrameworkRun(fp32_cfg, BERT_IDS, blocks),
                                         flops_per_step=flops_fw, precision="float32", **phase_args)
 

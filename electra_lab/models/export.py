@@ -11,6 +11,7 @@ from pathlib import Path
 
 from torch import nn
 
+from electra_lab.models.packed_dropout import remove_packed_dropout
 from electra_lab.models.sharing import merge_gdes
 
 
@@ -20,6 +21,7 @@ def export_models(models: dict[str, nn.Module], tokenizer, export_dir: Path) -> 
     written = {}
     for name, model in models.items():
         model = copy.deepcopy(model).float().cpu()  # never disturb the training copy
+        remove_packed_dropout(model)  # stock dropout and SDPA in what is saved
         merge_gdes(model) if hasattr(model, "discriminator_predictions") else None
         # a shared module is saved in full in each folder, so each loads on its own
         folder = export_dir / name

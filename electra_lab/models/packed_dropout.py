@@ -31,9 +31,7 @@ def drop_threshold(p: float) -> int:
 
 def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.Tensor, float]:
     """A boolean keep-mask with P(drop) = round(p * 2^16) / 2^16, and the matching scale."""
-    n = 1
-    for size in shape:
-        n *= size
+    n = shape.numel()
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)
     lanes = words.view(torch.int16)[:n].view(shape)  # four uniform int16 lanes per draw
     dropped = drop_threshold(p)
