@@ -47,12 +47,12 @@ def losses_of_both(tiny_cfg, tiny_tokenizer, monkeypatch, dtype):
         calls.append(logits.shape)
         return samples
 
-    monkeypatch.setattr(common, "gumbel_sample", sampler)
+    monkeypatch.setattr(common, "sample_from_softmax", sampler)
     models.train()
     torch.manual_seed(SEED)
     with autocast(torch.device("cpu"), dtype):
         out = strategy.step(models, batch, 0)
-    assert calls == [masked.labels.shape + (ids.vocab_size,)], "the step did not sample via common.gumbel_sample"
+    assert calls == [masked.labels.shape + (ids.vocab_size,)], "the step did not sample via common.sample_from_softmax"
     framework = {k: (s / c).item() for k, (s, c) in out.metrics.items() if k in ("gen_loss", "disc_loss", "loss")}
 
     # the same masked slots as a [B, L] boolean mask, samples in the row-major order of boolean indexing

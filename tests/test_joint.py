@@ -36,7 +36,7 @@ def test_no_rtd_gradient_reaches_the_generator(tiny_cfg, tiny_tokenizer):
     _, _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **{"model.sharing": "none"})
     masked = common.mask_batch(batch, strategy.ctx)
     logits = common.generator_predictions(models, "generator", batch, masked)
-    samples = common.gumbel_sample(logits)
+    samples = common.sample_from_softmax(logits)
     corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
     disc_logits = common.discriminate(models, corrupted, batch)
     common.rtd_loss(disc_logits, is_replaced, batch.attention_mask.float()).backward()

@@ -97,6 +97,29 @@ def test_attention_math_path_equals_sdpa_when_nothing_is_dropped():
     assert torch.allclose(ours, stock, atol=1e-6)
 
 
+def test_attention_dropout_matches_dropping_the_probabilities_by_hand():
+    # the math path rescales after the product with V: outputs and gradients must equal
+    # softmax(q k^T * s, masked) -> keep * 1/(1-p) -> @ v, with the mask it drew from the same seed
+    torch.manual_seed(6)
+    q, k, v = (torch.randn(2, 3, 9, 4, requires_grad=True) for _ in range(3))
+    attend = torch.ones(2, 1, 9, 9, dtype=torch.bool)
+    attend[1, :, :, 6:] = False
+    module = nn.Module()
+    module.is_causal, module.training = False, True
+    torch.manual_seed(11)
+    ours, _ = packed_attention(module, q, k, v, attend, dropout=0.5, scaling=0.4)
+    ours_grads = torch.autograd.grad((ours * torch.arange(4.0)).sum(), (q, k, v))
+    torch.manual_seed(11)
+    keep, scale = keep_mask(torch.Size([2, 3, 9, 9]), 0.5, torch.device("cpu"))
+    assert 0.3 < keep.float().mean() < 0.7
+    probs = torch.softmax((q @ k.transpose(-1, -2) * 0.4).masked_fill(~attend, float("-inf")), dim=-1)
+    by_hand = ((probs * keep * scale) @ v).transpose(1, 2)
+    hand_grads = torch.autograd.grad((by_hand * torch.arange(4.0)).sum(), (q, k, v))
+    assert torch.allclose(ours, by_hand, atol=1e-6)
+    for a, b in zip(ours_grads, hand_grads):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 def test_training_with_padding_is_seeded_and_finite():
     ids, mask = inputs()
     model = install_packed_dropout(tiny_electra())

@@ -39,17 +39,22 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.
 
 
 class _PackedDropout(torch.autograd.Function):
+    """Zeroes the dropped elements; multiplies the kept ones by `scale` (1.0: the caller rescales)."""
+
     @staticmethod
-    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
-        keep, scale = keep_mask(x.shape, p, x.device)
+    def forward(ctx, x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.save_for_backward(keep)  # one byte per element, like ATen's mask
         ctx.scale = scale
-        return torch.where(keep, x * scale, 0.0)
+        return _apply(x, keep, scale)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (keep,) = ctx.saved_tensors
-        return torch.where(keep, grad * ctx.scale, 0.0), None
+        return _apply(grad, keep, ctx.scale), None, None
+
+
+def _apply(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.where(keep, x * scale, 0.0) if scale != 1.0 else torch.where(keep, x, 0.0)
 
 
 def packed_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
@@ -57,7 +62,8 @@ def packed_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Te
         return x
     if x.device.type != "cpu":
         return nn.functional.dropout(x, p, training=True)
-    return _PackedDropout.apply(x, p)
+    keep, scale = keep_mask(x.shape, p, x.device)
+    return _PackedDropout.apply(x, keep, scale)
 
 
 class PackedDropout(nn.Dropout):
@@ -68,20 +74,25 @@ class PackedDropout(nn.Dropout):
 
 
 def packed_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None, **kwargs):
-    """transformers' attention-function signature; SDPA unless attention dropout runs on CPU."""
+    """transformers' attention-function signature; SDPA unless attention dropout runs on CPU.
+
+    Elementwise work on the [B, H, L, L] scores is what costs here, so the softmax scale is applied
+    to the queries and the dropout's 1 / (1 - p) to the output ([B, H, L, D], D < L), and the mask
+    is written into the fresh product in place."""
     if dropout == 0.0 or query.device.type != "cpu":
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, **kwargs)
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    scores = torch.matmul(query * scaling, key.transpose(-1, -2))
     if attention_mask is not None:  # sdpa_mask's convention: bool True = attend, or an additive float mask
         if attention_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+            scores = scores.masked_fill_(~attention_mask, torch.finfo(scores.dtype).min)
         else:
-            scores = scores + attention_mask
+            scores = scores.add_(attention_mask)
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    probs = packed_dropout(probs, dropout)
-    return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
+    keep, scale = keep_mask(probs.shape, dropout, probs.device)
+    out = torch.matmul(_PackedDropout.apply(probs, keep, 1.0), value).mul_(scale)
+    return out.transpose(1, 2).contiguous(), None
 
 
 AttentionInterface.register(ATTENTION_NAME, packed_attention)

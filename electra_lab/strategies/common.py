@@ -43,16 +43,39 @@ def build_generator_and_mlm_model(ctx: StrategyContext) -> nn.ModuleDict:
     return nn.ModuleDict({"generator": gen, "mlm": mlm})
 
 
-def gumbel_sample(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Gumbel-max sampling from softmax(logits / T) in fp32 (bf16 noise can overflow to NaN).
+_SAMPLING_BLOCK = 256  # vocabulary entries per block of the two-level inverse-CDF search
 
-    argmax(logits / T - log(-log(u))), u ~ U(1e-9, 1 - 1e-9). The [B, P, V] noise is large, so it
-    is transformed in its own buffer (the same operations in the same order: identical samples)."""
-    logits = logits.detach().float()
+
+def sample_from_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """[..., V] logits -> [...] token ids drawn from softmax(logits / T), with no gradient.
+
+    The distribution is the official code's (it draws the same categorical sample by Gumbel-max),
+    but by inverse CDF: one uniform per row instead of one per vocabulary entry (3x faster on CPU,
+    where the [B, P, V] noise was ~4% of the ELECTRA-Small step). The search runs in two levels so
+    that it stays exact in the tail: fp32 sums of 256-entry blocks, then float64 running sums over the
+    blocks and within the chosen block (a single fp32 cumsum over 30k entries would round away every
+    token below ~3e-8). Entries with zero probability (masked to -inf) are never drawn."""
+    shape = logits.shape[:-1]
+    weights = logits.detach().float().reshape(-1, logits.shape[-1])
     if temperature != 1.0:  # x / 1.0 == x exactly: skip a pass over [B, P, V]
-        logits = logits / temperature
-    noise = torch.rand_like(logits).clamp_(1e-9, 1.0 - 1e-9).log_().neg_().log_()
-    return torch.sub(logits, noise, out=noise).max(dim=-1).indices  # = argmax, faster on CPU
+        weights = weights / temperature
+    rows, vocab = weights.shape
+    weights = torch.sub(weights, weights.max(-1, keepdim=True).values).exp_()  # unnormalised, max 1
+    full = vocab // _SAMPLING_BLOCK * _SAMPLING_BLOCK
+    block_mass = weights[:, :full].view(rows, -1, _SAMPLING_BLOCK).sum(-1)
+    if full < vocab:
+        block_mass = torch.cat([block_mass, weights[:, full:].sum(-1, keepdim=True)], 1)
+    block_cdf = block_mass.double().cumsum_(-1)
+    target = (1.0 - torch.rand(rows, 1, dtype=torch.float64, device=weights.device)) * block_cdf[:, -1:]  # (0, total]
+    block = torch.searchsorted(block_cdf, target).clamp_(max=block_cdf.shape[1] - 1)
+    target -= block_cdf.gather(1, (block - 1).clamp(min=0)).masked_fill_(block == 0, 0.0)
+    ids = block * _SAMPLING_BLOCK + torch.arange(_SAMPLING_BLOCK, device=weights.device)
+    inside = weights.gather(1, ids.clamp(max=vocab - 1)).masked_fill_(ids >= vocab, 0.0).double().cumsum_(-1)
+    # fp32 block sums and fp64 running sums can disagree in the last bits: never search past the block's
+    # total, so the pick is the last entry with mass, not a zero-probability one
+    within = torch.searchsorted(inside, torch.minimum(target, inside[:, -1:]))
+    # the clamps only matter for NaN logits (the trainer stops on the NaN loss): stay in range until then
+    return ids.gather(1, within.clamp_(max=_SAMPLING_BLOCK - 1)).clamp_(max=vocab - 1).view(shape)
 
 
 def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
@@ -62,7 +85,7 @@ def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperat
     logits = gen_logits.detach()
     if disallow_correct:
         logits = logits.scatter(-1, labels.unsqueeze(-1), float("-inf"))
-    return gumbel_sample(logits, temperature)
+    return sample_from_softmax(logits, temperature)
 
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ def test_generator_gradient_is_the_reinforce_estimate(tiny_cfg, tiny_tokenizer):
     masked = common.mask_batch(batch, strategy.ctx)
     hidden = encode(gen, masked.input_ids, batch.attention_mask, batch.token_type_ids)
     logits = mlm_logits_at(hidden, gen, masked.positions)  # [1, P, V]
-    samples = common.gumbel_sample(logits)
+    samples = common.sample_from_softmax(logits)
     corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
     with torch.no_grad():
         d = torch.sigmoid(common.discriminate(models, corrupted, batch))  # P(replaced)
@@ -66,7 +66,7 @@ def test_baseline_is_fitted_to_the_reward_by_cross_entropy(tiny_cfg, tiny_tokeni
     masked = common.mask_batch(batch, strategy.ctx)
     gen = models["generator"]
     hidden = encode(gen, masked.input_ids, batch.attention_mask, batch.token_type_ids).detach()
-    samples = common.gumbel_sample(mlm_logits_at(hidden, gen, masked.positions))
+    samples = common.sample_from_softmax(mlm_logits_at(hidden, gen, masked.positions))
     corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
     with torch.no_grad():
         reward = common.rtd_loss_per_token(common.discriminate(models, corrupted, batch), is_replaced)
