@@ -3,9 +3,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from electra_lab import flops
-from electra_lab.bench import counts, run_bench
+from electra_lab.bench import counts, measure, run_bench
 from electra_lab.bench.shapes import BERT_IDS, bench_config, random_blocks
 
 
@@ -34,7 +35,7 @@ def test_executed_matmul_count_differs_from_official_only_by_accounting():
 def test_run_bench_writes_json_and_markdown(tmp_path):
     out = run_bench("tiny", "cpu", steps=1, warmup=1, batch_size=2, seq_len=16, precision="fp32",
                     out_dir=tmp_path, name="micro", peak_sizes=(64,), peak_repeats=1, threads=1,
-                    profile=True, profile_steps=1, ablate_packed_dropout=True)
+                    profile=True, profile_steps=1, ablate_packed_dropout=True, interleave=2)
     saved = json.loads((tmp_path / "micro.json").read_text())
     assert set(saved["runs"]) == {"reference", "framework", "framework_aten_dropout"}
     for run in saved["runs"].values():
@@ -44,3 +45,16 @@ def test_run_bench_writes_json_and_markdown(tmp_path):
     assert saved["runs"]["framework"]["profile"]["top_ops"]
     text = (tmp_path / "micro.md").read_text()
     assert "reference (plain HF, fp32)" in text and "Matmul peak" in text and "git commit" in text
+    inter = saved["interleaved"]  # the ablation is not interleaved: only reference and framework
+    assert {k: len(v) for k, v in inter["step_times_s"].items()} == {"reference": 2, "framework": 2}
+    ratio = inter["ratio"]["framework"]
+    assert ratio["min"] <= ratio["median"] <= ratio["max"] and ratio["min"] > 0
+    assert "Interleaved (2 rounds" in text
+
+
+def test_interleaved_timing_steps_the_runs_in_turn():
+    calls = []
+    times = measure.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
+                                     torch.device("cpu"))
+    assert calls == ["a", "b"] * 3
+    assert [len(v) for v in times.values()] == [3, 3] and all(t >= 0 for v in times.values() for t in v)

@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time the framework with the glibc allocator left untuned (train/device.py)")
     p.add_argument("--ablate-packed-dropout", action="store_true",
                    help="also time the framework with ATen's dropout instead of the packed-bit one")
+    p.add_argument("--interleave", type=int, default=5, metavar="ROUNDS",
+                   help="then step reference and framework in turn for ROUNDS rounds: a ratio robust to a "
+                        "drifting machine (0: off)")
     p.add_argument("--compile", action="store_true", help="train.compile=true for the framework step")
     p.add_argument("--data", action="store_true", help="also time corpus build and tokenise+pack (cold/warm)")
     p.add_argument("--data-sources", nargs="+", default=["wiki_sample"])
@@ -43,12 +46,15 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
         ablate_packed_dropout=args.ablate_packed_dropout,
         profile=args.profile, profile_steps=args.profile_steps, compile=args.compile, threads=args.threads,
         data=args.data, data_sources=tuple(args.data_sources), peak_sizes=tuple(args.peak_sizes),
+        interleave=args.interleave,
         command=command or shlex.join(["electra-lab", *sys.argv[1:]]))
     keys = ("official_fraction_of_peak", "executed_matmul_fraction_of_peak")
     summary = {k: {"tokens_per_s": round(v["tokens_per_s"], 1), "step_median_s": round(v["step_time_s"]["median_s"], 3),
                    **{key: round(v.get(key, float("nan")), 3) for key in keys}}
                for k, v in results["runs"].items()}
     summary["ratio"] = results.get("ratio_framework_over_reference")
+    if "interleaved" in results:
+        summary["ratio_interleaved_median"] = {k: round(v["median"], 3) for k, v in results["interleaved"]["ratio"].items()}
     summary["written"] = str(Path(args.out_dir) / results["name"]) + ".{json,md}"
     print(json.dumps(summary, indent=2))
     return 0

@@ -104,6 +104,16 @@ def _profile_section(run: dict) -> list[str]:
                     for o in p["top_ops"]]
 
 
+def _interleaved_section(r: dict) -> list[str]:
+    inter = r["interleaved"]
+    lines = ["", f"Interleaved ({inter['rounds']} rounds, the runs rebuilt side by side and stepped in turn, so each "
+             "round sees one machine state; after the allocator tuning, which also speeds the reference, so "
+             "conservative): reference step median " f"{inter['median_step_s']['reference']:.3f} s; "
+             + ", ".join(f"{r['runs'][k]['name']} {inter['median_step_s'][k]:.3f} s, ratio {v['median']:.2f}x "
+                         f"(rounds {v['min']:.2f}-{v['max']:.2f})" for k, v in inter["ratio"].items())]
+    return lines
+
+
 def markdown(r: dict) -> str:
     c, m, la = r["config"], r["machine"], r["load_average"]
     fw, ref = r["flops_per_step"]["framework"], r["flops_per_step"]["reference"]
@@ -116,6 +126,8 @@ def markdown(r: dict) -> str:
     if "ratio_framework_over_reference" in r:
         lines += ["", "Throughput relative to the reference (tokens/s ratio): " + ", ".join(
             f"{r['runs'][k]['name']} {v:.2f}x" for k, v in r["ratio_framework_over_reference"].items())]
+    if "interleaved" in r:
+        lines += _interleaved_section(r)
     lines += [
         "", "tokens/s = timed tokens / timed wall time; GFLOP/s = FLOPs per step / median step time; % of peak = "
         "against the measured matmul peak of the run's own precision (table below). Warm-up includes "

@@ -2,15 +2,21 @@
 
 Order: machine matmul peak (fp32, bf16) -> reference (fp32) -> optional framework with the
 allocator untuned -> framework (the run's precision; optional profile after its timed steps)
--> optional framework fp32 -> optional data pipeline. The reference runs before the framework
-because the Trainer tunes the process's allocator (train/device.py, cannot be undone in-process)
-and the reference is meant to be a plain PyTorch loop. Each run is built, warmed up, timed and
-freed before the next, and each gets its own peak-memory window.
+-> optional framework fp32 -> interleaved rounds -> optional data pipeline. The reference runs
+before the framework because the Trainer tunes the process's allocator (train/device.py, cannot be
+undone in-process) and the reference is meant to be a plain PyTorch loop. Each run is built, warmed
+up, timed and freed before the next, and each gets its own peak-memory window.
+
+On a shared machine the back-to-back phases can see different machine speeds, so the reference, the
+framework (and its fp32 variant) are then rebuilt side by side and stepped in turn; the median of
+the per-round time ratios is the robust ratio. Those rounds run after the allocator tuning, which
+helps the reference too: that ratio is the conservative one.
 """
 from __future__ import annotations
 
 import gc
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -73,6 +79,7 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
               compare_fp32: bool = False, ablate_allocator: bool = False, ablate_packed_dropout: bool = False,
               profile: bool = False,
               profile_steps: int = 3, compile: bool = False, threads: int | None = None, data: bool = False,
+              interleave: int = 5,
               data_sources: tuple[str, ...] = ("wiki_sample",), peak_sizes=peak.DEFAULT_SIZES,
               peak_repeats: int = 3, command: str | None = None) -> dict:
     """Time the framework's joint-ELECTRA training step against the plain reference; write
@@ -82,7 +89,8 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
         torch.set_num_threads(threads)
     started = time.strftime("%Y%m%d-%H%M%S")
     load_before = os.getloadavg()
-    cfg = bench_config(size, str(dev), precision, batch_size, seq_len, total_steps=warmup + steps + profile_steps + 10,
+    timed = max(steps, interleave)
+    cfg = bench_config(size, str(dev), precision, batch_size, seq_len, total_steps=warmup + timed + profile_steps + 10,
                        compile=compile, threads=threads)
     run_dtype = resolve_precision(cfg.train.precision, dev)
     B, L = cfg.train.batch_size, cfg.data.seq_len
@@ -103,12 +111,14 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     phase_args = dict(device=dev, warmup=warmup, steps=steps, tokens_per_step=B * L, peaks=peaks)
 
     runs: dict[str, dict] = {}
+    makers = {}  # run key -> constructor, for the interleaved rounds
     if reference:
         from electra_lab.bench.reference import ReferenceRun
 
-        ref_cfg = bench_config(size, str(dev), "fp32", batch_size, seq_len, total_steps=warmup + steps + 10,
+        ref_cfg = bench_config(size, str(dev), "fp32", batch_size, seq_len, total_steps=warmup + timed + 10,
                                threads=threads)
-        runs["reference"] = _phase("reference (plain HF, fp32)", lambda: ReferenceRun(ref_cfg, BERT_IDS, blocks, dev),
+        makers["reference"] = lambda: ReferenceRun(ref_cfg, BERT_IDS, blocks, dev)
+        runs["reference"] = _phase("reference (plain HF, fp32)", makers["reference"],
                                    flops_per_step=flops_ref, precision="float32", **phase_args)
     from electra_lab.bench.framework import FrameworkRun
 
@@ -125,12 +135,13 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
                 os.environ.pop("ELECTRA_LAB_MALLOC_TUNING", None)
             else:
                 os.environ["ELECTRA_LAB_MALLOC_TUNING"] = previous
-    runs["framework"] = _phase(f"framework ({_dtype_name(run_dtype)})", lambda: FrameworkRun(cfg, BERT_IDS, blocks),
+    makers["framework"] = lambda: FrameworkRun(cfg, BERT_IDS, blocks)
+    runs["framework"] = _phase(f"framework ({_dtype_name(run_dtype)})", makers["framework"],
                                flops_per_step=flops_fw, precision=_dtype_name(run_dtype),
                                profile_steps=profile_steps if profile else 0, **phase_args)
 
     def variant_config(run_precision: str, **switches) -> Config:  # the framework run with one thing changed
-        return bench_config(size, str(dev), run_precision, batch_size, seq_len, total_steps=warmup + steps + 10,
+        return bench_config(size, str(dev), run_precision, batch_size, seq_len, total_steps=warmup + timed + 10,
                             compile=compile, threads=threads, **switches)
 
     if ablate_packed_dropout:  # the same step with ATen's one-draw-per-element dropout
@@ -140,8 +151,10 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
             flops_per_step=flops_fw, precision=_dtype_name(run_dtype), **phase_args)
     if compare_fp32 and run_dtype != torch.float32:
         fp32_cfg = variant_config("fp32")
-        runs["framework_fp32"] = _phase("framework (float32)", lambda: FrameworkRun(fp32_cfg, BERT_IDS, blocks),
+        makers["framework_fp32"] = lambda: FrameworkRun(fp32_cfg, BERT_IDS, blocks)
+        runs["framework_fp32"] = _phase("framework (float32)", makers["framework_fp32"],
                                         flops_per_step=flops_fw, precision="float32", **phase_args)
+    interleaved = _interleaved(makers, warmup, interleave, dev) if reference and interleave else None
 
     results = {
         "name": name or f"{size}-{dev.type}-{started}",
@@ -162,12 +175,38 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     if "reference" in runs:
         results["ratio_framework_over_reference"] = {
             k: runs[k]["tokens_per_s"] / runs["reference"]["tokens_per_s"] for k in runs if k != "reference"}
+    if interleaved:
+        results["interleaved"] = interleaved
     if data:
         from electra_lab.bench.data_pipeline import data_pipeline_speed
 
         results["data_pipeline"] = data_pipeline_speed(list(data_sources), seq_len=L)
     report.write(results, Path(out_dir))
     return results
+
+
+def _interleaved(makers: dict, warmup: int, rounds: int, device: torch.device) -> dict:
+    """The reference and the framework run(s) built side by side and stepped in turn for `rounds`
+    rounds; each round's ratio is reference step time / framework step time."""
+    built = {}
+    try:
+        for key, make in makers.items():
+            built[key] = make()
+            for _ in range(warmup):
+                built[key].step()
+        times = measure.time_interleaved({k: run.step for k, run in built.items()}, rounds, device)
+    finally:
+        for run in built.values():
+            run.close()
+        built.clear()
+        gc.collect()
+    ratios = {}
+    for key in times:
+        if key != "reference":
+            per_round = sorted(r / f for r, f in zip(times["reference"], times[key]))
+            ratios[key] = {"median": statistics.median(per_round), "min": per_round[0], "max": per_round[-1]}
+    return {"rounds": rounds, "step_times_s": {k: [round(t, 4) for t in v] for k, v in times.items()},
+            "median_step_s": {k: statistics.median(v) for k, v in times.items()}, "ratio": ratios}
 
 
 def _official_flops_per_sequence(cfg) -> float:
