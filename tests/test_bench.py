@@ -3,10 +3,9 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from electra_lab import flops
-from electra_lab.bench import counts, measure, run_bench
+from electra_lab.bench import counts, run_bench
 from electra_lab.bench.shapes import BERT_IDS, bench_config, random_blocks
 
 
@@ -50,11 +49,3 @@ def test_run_bench_writes_json_and_markdown(tmp_path):
     ratio = inter["ratio"]["framework"]
     assert ratio["min"] <= ratio["median"] <= ratio["max"] and ratio["min"] > 0
     assert "Interleaved (2 rounds" in text
-
-
-def test_interleaved_timing_steps_the_runs_in_turn():
-    calls = []
-    times = measure.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
-                                     torch.device("cpu"))
-    assert calls == ["a", "b"] * 3
-    assert [len(v) for v in times.values()] == [3, 3] and all(t >= 0 for v in times.values() for t in v)

@@ -48,23 +48,6 @@ def time_steps(step: Callable[[], None], warmup: int, steps: int, device: torch.
             **summarize(times)}
 
 
-def time_interleaved(steps: dict[str, Callable[[], None]], rounds: int, device: torch.device) -> dict[str, list[float]]:
-    """Step several runs in turn, one step each per round (A B C A B C ...); per-round step times.
-
-    A shared machine's speed drifts over minutes (a neighbour's load, clocks): back-to-back phases
-    see different machines, interleaved rounds see the same one, so their per-round time ratios are
-    what the throughput ratio should be read from."""
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            synchronize(device)
-            t0 = time.perf_counter()
-            step()
-            synchronize(device)
-            times[name].append(time.perf_counter() - t0)
-    return times
-
-
 def summarize(times: list[float]) -> dict:
     ordered = sorted(times)
     p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]

@@ -106,9 +106,8 @@ def _profile_section(run: dict) -> list[str]:
 
 def _interleaved_section(r: dict) -> list[str]:
     inter = r["interleaved"]
-    lines = ["", f"Interleaved ({inter['rounds']} rounds, the runs rebuilt side by side and stepped in turn, so each "
-             "round sees one machine state; after the allocator tuning, which also speeds the reference, so "
-             "conservative): reference step median " f"{inter['median_step_s']['reference']:.3f} s; "
+    lines = ["", f"Interleaved ({inter['rounds']} rounds; each run in its own process, stepped in turn, so each round "
+             "sees one machine state): reference step median " f"{inter['median_step_s']['reference']:.3f} s; "
              + ", ".join(f"{r['runs'][k]['name']} {inter['median_step_s'][k]:.3f} s, ratio {v['median']:.2f}x "
                          f"(rounds {v['min']:.2f}-{v['max']:.2f})" for k, v in inter["ratio"].items())]
     return lines

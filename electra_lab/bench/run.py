@@ -8,9 +8,8 @@ undone in-process) and the reference is meant to be a plain PyTorch loop. Each r
 up, timed and freed before the next, and each gets its own peak-memory window.
 
 On a shared machine the back-to-back phases can see different machine speeds, so the reference, the
-framework (and its fp32 variant) are then rebuilt side by side and stepped in turn; the median of
-the per-round time ratios is the robust ratio. Those rounds run after the allocator tuning, which
-helps the reference too: that ratio is the conservative one.
+framework (and its fp32 variant) are then run again, each in its own process, stepped in turn
+(bench/interleave.py); the median of the per-round time ratios is the ratio robust to drift.
 """
 from __future__ import annotations
 
@@ -24,6 +23,7 @@ from pathlib import Path
 import torch
 
 from electra_lab.bench import counts, measure, peak, report
+from electra_lab.bench.interleave import build_run, time_in_turn
 from electra_lab.bench.shapes import BERT_IDS, bench_config, random_blocks
 from electra_lab.config import Config
 from electra_lab.train.device import resolve_device, resolve_precision
@@ -111,32 +111,31 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     phase_args = dict(device=dev, warmup=warmup, steps=steps, tokens_per_step=B * L, peaks=peaks)
 
     runs: dict[str, dict] = {}
-    makers = {}  # run key -> constructor, for the interleaved rounds
+    specs: dict[str, tuple[str, Config]] = {}  # run key -> (kind, config), also for the interleaved rounds
+
+    def make(key: str):
+        return lambda: build_run(*specs[key], blocks, dev)
+
     if reference:
-        from electra_lab.bench.reference import ReferenceRun
-
-        ref_cfg = bench_config(size, str(dev), "fp32", batch_size, seq_len, total_steps=warmup + timed + 10,
-                               threads=threads)
-        makers["reference"] = lambda: ReferenceRun(ref_cfg, BERT_IDS, blocks, dev)
-        runs["reference"] = _phase("reference (plain HF, fp32)", makers["reference"],
+        specs["reference"] = ("reference", bench_config(size, str(dev), "fp32", batch_size, seq_len,
+                                                        total_steps=warmup + timed + 10, threads=threads))
+        runs["reference"] = _phase("reference (plain HF, fp32)", make("reference"),
                                    flops_per_step=flops_ref, precision="float32", **phase_args)
-    from electra_lab.bench.framework import FrameworkRun
-
     if ablate_allocator:  # must come before any tuned run: the tuning cannot be undone in-process
         previous = os.environ.get("ELECTRA_LAB_MALLOC_TUNING")
         os.environ["ELECTRA_LAB_MALLOC_TUNING"] = "0"
         try:
             runs["framework_untuned_allocator"] = _phase(
                 f"framework ({_dtype_name(run_dtype)}), glibc allocator untuned",
-                lambda: FrameworkRun(cfg, BERT_IDS, blocks), flops_per_step=flops_fw,
+                lambda: build_run("framework", cfg, blocks, dev), flops_per_step=flops_fw,
                 precision=_dtype_name(run_dtype), **phase_args)
         finally:
             if previous is None:
                 os.environ.pop("ELECTRA_LAB_MALLOC_TUNING", None)
             else:
                 os.environ["ELECTRA_LAB_MALLOC_TUNING"] = previous
-    makers["framework"] = lambda: FrameworkRun(cfg, BERT_IDS, blocks)
-    runs["framework"] = _phase(f"framework ({_dtype_name(run_dtype)})", makers["framework"],
+    specs["framework"] = ("framework", cfg)
+    runs["framework"] = _phase(f"framework ({_dtype_name(run_dtype)})", make("framework"),
                                flops_per_step=flops_fw, precision=_dtype_name(run_dtype),
                                profile_steps=profile_steps if profile else 0, **phase_args)
 
@@ -147,14 +146,13 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     if ablate_packed_dropout:  # the same step with ATen's one-draw-per-element dropout
         aten_cfg = variant_config(precision, packed_dropout=False)
         runs["framework_aten_dropout"] = _phase(
-            f"framework ({_dtype_name(run_dtype)}), ATen dropout", lambda: FrameworkRun(aten_cfg, BERT_IDS, blocks),
+            f"framework ({_dtype_name(run_dtype)}), ATen dropout", lambda: build_run("framework", aten_cfg, blocks, dev),
             flops_per_step=flops_fw, precision=_dtype_name(run_dtype), **phase_args)
     if compare_fp32 and run_dtype != torch.float32:
-        fp32_cfg = variant_config("fp32")
-        makers["framework_fp32"] = lambda: FrameworkRun(fp32_cfg, BERT_IDS, blocks)
-        runs["framework_fp32"] = _phase("framework (float32)", makers["framework_fp32"],
+        specs["framework_fp32"] = ("framework", variant_config("fp32"))
+        runs["framework_fp32"] = _phase("framework (float32)", make("framework_fp32"),
                                         flops_per_step=flops_fw, precision="float32", **phase_args)
-    interleaved = _interleaved(makers, warmup, interleave, dev) if reference and interleave else None
+    interleaved = (_interleaved(specs, blocks, dev, warmup, interleave) if reference and interleave else None)
 
     results = {
         "name": name or f"{size}-{dev.type}-{started}",
@@ -185,21 +183,10 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     return results
 
 
-def _interleaved(makers: dict, warmup: int, rounds: int, device: torch.device) -> dict:
-    """The reference and the framework run(s) built side by side and stepped in turn for `rounds`
-    rounds; each round's ratio is reference step time / framework step time."""
-    built = {}
-    try:
-        for key, make in makers.items():
-            built[key] = make()
-            for _ in range(warmup):
-                built[key].step()
-        times = measure.time_interleaved({k: run.step for k, run in built.items()}, rounds, device)
-    finally:
-        for run in built.values():
-            run.close()
-        built.clear()
-        gc.collect()
+def _interleaved(specs: dict, blocks, device: torch.device, warmup: int, rounds: int) -> dict:
+    """The reference and the framework run(s), each in its own process, stepped in turn for
+    `rounds` rounds; each round's ratio is reference step time / framework step time."""
+    times = time_in_turn(specs, blocks, device, torch.get_num_threads(), warmup, rounds)
     ratios = {}
     for key in times:
         if key != "reference":
