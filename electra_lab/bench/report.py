@@ -31,6 +31,10 @@ def _cpu_flags() -> list[str]:
     return []
 
 
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+              "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "LD_PRELOAD")
+
+
 def machine_info(device: torch.device) -> dict:
     import transformers
 
@@ -41,6 +45,9 @@ def machine_info(device: torch.device) -> dict:
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": transformers.__version__,
         "python": platform.python_version(), "platform": platform.platform(), "git_commit": git_commit(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        # settings that change which kernels run: a result is only reproducible with them
+        "kernel_env": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
     }
     try:
         info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -153,11 +160,14 @@ def markdown(r: dict) -> str:
     lines += ["", "## Machine", "",
               f"- CPU: {m['cpu']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs; "
               f"flags {', '.join(m['cpu_flags'])}){gpu}",
-              f"- torch {m['torch']} ({m['torch_threads']} threads), transformers {m['transformers']}, "
+              f"- torch {m['torch']} ({m['torch_threads']} threads, {m.get('torch_cpu_capability', '?')} kernels), "
+              f"transformers {m['transformers']}, "
               f"Python {m['python']}, {m['platform']}",
               f"- load average (1/5/15 min) before {before}, after {after}"
               + (" (above the core count: a shared, noisy machine)" if busy else ""),
-              f"- git commit: `{m['git_commit']}`", f"- command: `{r['command']}`", ""]
+              f"- git commit: `{m['git_commit']}`",
+              f"- command: `{' '.join(f'{k}={v}' for k, v in m.get('kernel_env', {}).items())}"
+              f"{' ' if m.get('kernel_env') else ''}{r['command']}`", ""]
     return "\n".join(lines)
 
 

@@ -164,7 +164,8 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
         "flops_per_step": {"framework": flops_fw, "reference": flops_ref},
         "matmul_peak_gflops": peaks,
         "matmul_peak_note": None if len(dtypes) > 1 else
-        "bf16 not measured: this device has no native bf16 matmul (no avx512_bf16/AMX), so the framework runs fp32",
+        "bf16 not measured: no native bf16 matmul here (no avx512_bf16/AMX, or torch forced to its AVX2 kernels), "
+        "so the framework runs fp32",
         "runs": runs,
         "machine": report.machine_info(dev),
         "command": command or " ".join(sys.argv),

@@ -20,12 +20,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """AMX or AVX512-BF16: the CPU has bf16 matrix instructions."""
+    """AMX or AVX512-BF16, with torch running its AVX-512 kernels: the CPU has bf16 matrix
+    instructions and torch uses them (ATEN_CPU_CAPABILITY=avx2 forces the AVX2 kernels, where bf16
+    is converted in software)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return ("amx_bf16" in flags or "avx512_bf16" in flags) and torch.backends.cpu.get_cpu_capability() == "AVX512"
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
