@@ -156,15 +156,16 @@ def markdown(r: dict) -> str:
         lines += ["", "## Data pipeline", "", data_markdown(r["data_pipeline"])]
     before, after = ("/".join(f"{x:.2f}" for x in la[k]) for k in ("before", "after"))
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
-    busy = max(la["before"] + la["after"]) > m["usable_cpus"]
+    busy = la["before"][0] > m["usable_cpus"]  # the run itself loads every core: only the load before it is others'
     lines += ["", "## Machine", "",
               f"- CPU: {m['cpu']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs; "
               f"flags {', '.join(m['cpu_flags'])}){gpu}",
-              f"- torch {m['torch']} ({m['torch_threads']} threads, {m.get('torch_cpu_capability', '?')} kernels), "
+              f"- torch {m['torch']} ({m['torch_threads']} threads"
+              + (f", {m['torch_cpu_capability']} kernels), " if "torch_cpu_capability" in m else "), ") +
               f"transformers {m['transformers']}, "
               f"Python {m['python']}, {m['platform']}",
               f"- load average (1/5/15 min) before {before}, after {after}"
-              + (" (above the core count: a shared, noisy machine)" if busy else ""),
+              + (" (above the core count before the run: a shared, busy machine)" if busy else ""),
               f"- git commit: `{m['git_commit']}`",
               f"- command: `{' '.join(f'{k}={v}' for k, v in m.get('kernel_env', {}).items())}"
               f"{' ' if m.get('kernel_env') else ''}{r['command']}`", ""]

@@ -125,7 +125,7 @@ class Trainer:
     def _maybe_compile(self, fn):
         if not self.cfg.train.compile:
             return fn
-        # On CPU, inductor's own per-element RNG (dropout masks, Gumbel noise) was slower than ATen's
+        # On CPU, inductor's own per-element RNG (dropout masks, sampling noise) was slower than ATen's
         # random ops: tiny ELECTRA compiled ran 1.5x slower than eager, and ~10% faster than eager with
         # fallback_random (which also keeps the eager random streams). On CUDA inductor's RNG is fast.
         options = {"fallback_random": True} if self.device.type == "cpu" else None
