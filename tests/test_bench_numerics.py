@@ -43,7 +43,7 @@ def losses_of_both(tiny_cfg, tiny_tokenizer, monkeypatch, dtype):
     samples = fixed_samples(masked.labels, ids.vocab_size)
     calls = []
 
-    def sampler(logits, temperature=1.0):
+    def sampler(logits, temperature=1.0, log_normalized=False):
         calls.append(logits.shape)
         return samples
 

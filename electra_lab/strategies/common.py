@@ -46,7 +46,7 @@ def build_generator_and_mlm_model(ctx: StrategyContext) -> nn.ModuleDict:
 _SAMPLING_BLOCK = 256  # vocabulary entries per block of the two-level inverse-CDF search
 
 
-def sample_from_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def sample_from_softmax(logits: torch.Tensor, temperature: float = 1.0, log_normalized: bool = False) -> torch.Tensor:
     """[..., V] logits -> [...] token ids drawn from softmax(logits / T), with no gradient.
 
     The distribution is the official code's (it draws the same categorical sample by Gumbel-max),
@@ -54,13 +54,18 @@ def sample_from_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch
     where the [B, P, V] noise was ~4% of the ELECTRA-Small step). The search runs in two levels so
     that it stays exact in the tail: fp32 sums of 256-entry blocks, then float64 running sums over the
     blocks and within the chosen block (a single fp32 cumsum over 30k entries would round away every
-    token below ~3e-8). Entries with zero probability (masked to -inf) are never drawn."""
+    token below ~3e-8). Entries with zero probability (masked to -inf) are never drawn.
+    log_normalized: the input is log_softmax output, so at T = 1 it needs no max shift before exp
+    (every entry <= 0, the largest >= -log V): two passes over [B, P, V] fewer."""
     shape = logits.shape[:-1]
     weights = logits.detach().float().reshape(-1, logits.shape[-1])
-    if temperature != 1.0:  # x / 1.0 == x exactly: skip a pass over [B, P, V]
-        weights = weights / temperature
     rows, vocab = weights.shape
-    weights = torch.sub(weights, weights.max(-1, keepdim=True).values).exp_()  # unnormalised, max 1
+    if log_normalized and temperature == 1.0:
+        weights = weights.exp()
+    else:
+        if temperature != 1.0:  # x / 1.0 == x exactly: skip a pass over [B, P, V]
+            weights = weights / temperature
+        weights = torch.sub(weights, weights.max(-1, keepdim=True).values).exp_()  # unnormalised, max 1
     full = vocab // _SAMPLING_BLOCK * _SAMPLING_BLOCK
     block_mass = weights[:, :full].view(rows, -1, _SAMPLING_BLOCK).sum(-1)
     if full < vocab:
@@ -79,18 +84,23 @@ def sample_from_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch
 
 
 def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
-                        disallow_correct: bool = False) -> torch.Tensor:
-    """[B, P] token samples from the generator's [B, P, V] logits, never carrying a gradient.
-    disallow_correct (official-code knob) forbids sampling the original token."""
+                        disallow_correct: bool = False, log_normalized: bool = False) -> torch.Tensor:
+    """[B, P] token samples from the generator's [B, P, V] logits (or log-probabilities), never
+    carrying a gradient. disallow_correct (official-code knob) forbids sampling the original token."""
     logits = gen_logits.detach()
     if disallow_correct:
         logits = logits.scatter(-1, labels.unsqueeze(-1), float("-inf"))
-    return sample_from_softmax(logits, temperature)
+    return sample_from_softmax(logits, temperature, log_normalized)
 
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Cross-entropy averaged over real prediction slots. logits [B, P, V], labels/weights [B, P]."""
-    per_slot = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), reduction="none")
+    return masked_nll(F.log_softmax(logits.float(), dim=-1), labels, weights)
+
+
+def masked_nll(log_probs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """mlm_loss from [B, P, V] fp32 log-probabilities (what F.cross_entropy computes inside)."""
+    per_slot = F.nll_loss(log_probs.flatten(0, 1), labels.flatten(), reduction="none")
     return (per_slot * weights.flatten()).sum() / weights.sum().clamp(min=1.0)
 
 
@@ -136,8 +146,9 @@ def corrupt_with_generator(models: nn.ModuleDict, batch: Batch, ctx: StrategyCon
     """Mask, run the generator, sample replacements (no gradient through the samples)."""
     masked = mask_batch(batch, ctx)
     gen_logits = generator_predictions(models, "generator", batch, masked)
-    mlm = mlm_loss(gen_logits, masked.labels, masked.weights)
-    samples = sample_replacements(gen_logits, masked.labels, temperature, disallow_correct)
+    log_probs = F.log_softmax(gen_logits.float(), dim=-1)  # one softmax for the loss and the sampler
+    mlm = masked_nll(log_probs, masked.labels, masked.weights)
+    samples = sample_replacements(log_probs, masked.labels, temperature, disallow_correct, log_normalized=True)
     corrupted, is_replaced = replace_with_samples(batch, masked, samples)
     return Corruption(masked, gen_logits, mlm, corrupted, is_replaced)
 

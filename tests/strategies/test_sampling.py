@@ -24,12 +24,14 @@ def chi_square(samples: torch.Tensor, probs: torch.Tensor) -> tuple[float, int]:
 
 
 @pytest.mark.parametrize("temperature", [1.0, 2.0])
-def test_frequencies_follow_the_softmax(temperature):
+@pytest.mark.parametrize("log_normalized", [False, True])
+def test_frequencies_follow_the_softmax(temperature, log_normalized):
     torch.manual_seed(0)
     logits = torch.randn(VOCAB)
     logits[[3, 300, 599]] = float("-inf")  # masked entries in a full block and in the ragged block
+    given = torch.log_softmax(logits, -1) if log_normalized else logits  # the joint step passes log-probabilities
     torch.manual_seed(1)
-    samples = sample_from_softmax(logits.expand(DRAWS // 4, 4, VOCAB), temperature)
+    samples = sample_from_softmax(given.expand(DRAWS // 4, 4, VOCAB), temperature, log_normalized)
     assert samples.shape == (DRAWS // 4, 4)
     assert not torch.isin(samples, torch.tensor([3, 300, 599])).any()
     probs = torch.softmax(logits.double() / temperature, -1)
