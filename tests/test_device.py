@@ -1,5 +1,5 @@
-"""Precision choice on CPU: bf16 only where the CPU has bf16 matrix instructions and torch runs
-its AVX-512 kernels."""
+"""Device and precision choice: bf16 on CPU only where the CPU has bf16 matrix instructions and
+torch runs its AVX-512 kernels; a clear error when CUDA is asked for and absent."""
 import pytest
 import torch
 
@@ -30,3 +30,10 @@ def test_auto_precision_on_cpu(monkeypatch, flags, capability, expected):
     assert device.resolve_precision("auto", torch.device("cpu")) == expected
     assert device.resolve_precision("fp32", torch.device("cpu")) == torch.float32
     assert device.resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_asking_for_cuda_without_it_names_the_setting():
+    with pytest.raises(ValueError, match="device 'cuda' asked for .* CUDA is not available"):
+        device.resolve_device("cuda")
+    assert device.resolve_device("auto") == torch.device("cpu")

@@ -15,7 +15,8 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"train.device={name!r} but CUDA is not available on this machine")
+        raise ValueError(f"device {name!r} asked for (train.device, or bench --device) but CUDA is not available "
+                         "on this machine: use cpu or auto")
     return device
 
 
