@@ -113,11 +113,10 @@ def _profile_section(run: dict) -> list[str]:
 
 def _interleaved_section(r: dict) -> list[str]:
     inter = r["interleaved"]
-    lines = ["", f"Interleaved ({inter['rounds']} rounds; each run in its own process, stepped in turn, so each round "
-             "sees one machine state): reference step median " f"{inter['median_step_s']['reference']:.3f} s; "
-             + ", ".join(f"{r['runs'][k]['name']} {inter['median_step_s'][k]:.3f} s, ratio {v['median']:.2f}x "
-                         f"(rounds {v['min']:.2f}-{v['max']:.2f})" for k, v in inter["ratio"].items())]
-    return lines
+    return ["", f"Interleaved ({inter['rounds']} rounds; each run in its own process, stepped in turn, so each round "
+            f"sees one machine state): reference step median {inter['median_step_s']['reference']:.3f} s; "
+            + ", ".join(f"{r['runs'][k]['name']} {inter['median_step_s'][k]:.3f} s, ratio {v['median']:.2f}x "
+                        f"(rounds {v['min']:.2f}-{v['max']:.2f})" for k, v in inter["ratio"].items())]
 
 
 def markdown(r: dict) -> str:
@@ -157,18 +156,17 @@ def markdown(r: dict) -> str:
     before, after = ("/".join(f"{x:.2f}" for x in la[k]) for k in ("before", "after"))
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
     busy = la["before"][0] > m["usable_cpus"]  # the run itself loads every core: only the load before it is others'
+    kernels = f", {m['torch_cpu_capability']} kernels" if "torch_cpu_capability" in m else ""
+    env = "".join(f"{k}={v} " for k, v in m.get("kernel_env", {}).items())  # kernel-selecting variables it ran with
     lines += ["", "## Machine", "",
               f"- CPU: {m['cpu']} ({m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs; "
               f"flags {', '.join(m['cpu_flags'])}){gpu}",
-              f"- torch {m['torch']} ({m['torch_threads']} threads"
-              + (f", {m['torch_cpu_capability']} kernels), " if "torch_cpu_capability" in m else "), ") +
-              f"transformers {m['transformers']}, "
+              f"- torch {m['torch']} ({m['torch_threads']} threads{kernels}), transformers {m['transformers']}, "
               f"Python {m['python']}, {m['platform']}",
               f"- load average (1/5/15 min) before {before}, after {after}"
               + (" (above the core count before the run: a shared, busy machine)" if busy else ""),
               f"- git commit: `{m['git_commit']}`",
-              f"- command: `{' '.join(f'{k}={v}' for k, v in m.get('kernel_env', {}).items())}"
-              f"{' ' if m.get('kernel_env') else ''}{r['command']}`", ""]
+              f"- command: `{env}{r['command']}`", ""]
     return "\n".join(lines)
 
 
