@@ -14,16 +14,23 @@ from typing import Any
 
 import yaml
 
+from electra_lab.errors import ElectraLabError
 
-class ConfigError(ValueError):
+
+class ConfigError(ElectraLabError, ValueError):
     """A configuration problem, with the offending key or file named in the message."""
+
+
+# MLflow's embedded store in the working folder: no server needed. Every default in the project
+# (configs, CLI flags, studies) is this one constant.
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
 @dataclass
 class RunConfig:
     name: str = "run"
     experiment: str = "electra-lab"
-    tracking_uri: str = "sqlite:///mlflow.db"
+    tracking_uri: str = DEFAULT_TRACKING_URI
     output_dir: str = "runs"
     seed: int = 0
     resume: bool = True  # continue from output_dir/name/checkpoint.pt when it exists
