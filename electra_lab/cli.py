@@ -1,24 +1,34 @@
-"""electra-lab command line: parse, load the config, call one function."""
+"""electra-lab command line: parse, load the config, call one function.
+
+The project's own errors (electra_lab.errors.ElectraLabError: a bad config, a missing file, an
+unknown task, an unavailable source, a failed study job) are reported in one line, with their
+traceback under -v; anything else is a bug and propagates with its traceback.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+import traceback
 
-from electra_lab.config import ConfigError
+from electra_lab.config import DEFAULT_TRACKING_URI, ConfigError
+from electra_lab.errors import ElectraLabError
 
 
 def _config(args):
-    from electra_lab.config import load_config
+    from electra_lab.experiment import load_config
 
     return load_config(args.config, args.overrides)
 
 
 def cmd_pretrain(args) -> int:
+    from electra_lab.train.device import resolve_device, tune_process
     from electra_lab.train.pretrain import run_pretraining
 
     cfg = _config(args)
+    tune_process(cfg.train.threads, resolve_device(cfg.train.device))  # this process only trains this run
     summary = run_pretraining(cfg, tracking=not args.no_tracking)
     print(json.dumps({k: summary[k] for k in ("run_name", "run_id", "export_dir", "steps", "pretrain_flops",
                                               "wall_seconds")}, indent=2))
@@ -38,7 +48,7 @@ def cmd_flops(args) -> int:
         return 0
     if not args.config:
         raise ConfigError("flops needs a CONFIG file or --paper")
-    from electra_lab.train.budget import config_flops
+    from electra_lab.train.config_flops import config_flops
 
     print(json.dumps(config_flops(_config(args)), indent=2))
     return 0
@@ -65,7 +75,8 @@ def cmd_finetune(args) -> int:
     result, resolved = finetune_and_log(
         args.source, args.suite, args.tasks, args.seeds, options=options,
         glue_dir=Path(args.glue_dir) if args.glue_dir else None, random_init=args.random_init,
-        tracking_uri=None if args.no_tracking else args.tracking_uri)
+        tracking_uri=None if args.no_tracking else args.tracking_uri,
+        progress_file=Path(args.progress) if args.progress else None)
     print(result.table())
     if args.out:
         payload = {"source": args.source, "pretrain_flops": 0.0 if args.random_init else resolved.pretrain_flops,
@@ -109,9 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-init", action="store_true", help="same architecture, untrained (the floor)")
     p.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
                    help="fine-tuning options, e.g. lr=1e-4 (repeatable: later values win)")
-    p.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
+    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI)
     p.add_argument("--no-tracking", action="store_true")
     p.add_argument("--out", help="also write the result (with the encoder's pretraining FLOPs) to this JSON file")
+    p.add_argument("--progress", metavar="FILE",
+                   help="keep the live task / seed / updates here (JSON) for a parent process to show")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("bench", help="time the training step against a plain Hugging Face reference")
@@ -171,17 +184,44 @@ def cmd_scale_search(args) -> int:
     return 0
 
 
+# Library chatter off for a command-line run: transformers' and datasets' progress bars (pages of
+# "Writing model shards" per export), transformers' warnings on loading and saving, MLflow's INFO
+# lines on creating a store. main() does this once; the library never does, so a notebook or a test
+# that imports electra_lab keeps the settings it has. The switches are process-wide. datasets and
+# mlflow are imported late (they cost seconds), so they get their documented environment switches,
+# which they read at import and the study's child processes inherit; a variable already set is kept.
+BARS_OFF = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+INFO_OFF = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
+
+
+def quiet_libraries(verbose: bool = False) -> None:
+    """Progress bars off; warnings and INFO chatter too unless `verbose` (-v: they may explain a
+    failure)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # also huggingface_hub's download bars
+    if not verbose:
+        hf_logging.set_verbosity_error()
+    for name, value in {**BARS_OFF, **({} if verbose else INFO_OFF)}.items():
+        os.environ.setdefault(name, value)
+    if "datasets" in sys.modules:  # already imported: the variable came too late
+        sys.modules["datasets"].disable_progress_bars()
+    if "mlflow" in sys.modules and "MLFLOW_LOGGING_LEVEL" in os.environ:
+        logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    quiet_libraries(verbose=args.verbose)
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"electra-lab: config error: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"electra-lab: error: {exc}", file=sys.stderr)
-        return 1
+    except ElectraLabError as exc:
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        kind = "config error" if isinstance(exc, ConfigError) else "error"
+        print(f"electra-lab: {kind}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
 
 
 if __name__ == "__main__":

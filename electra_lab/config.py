@@ -1,7 +1,9 @@
 """Experiment configuration: dataclasses, YAML loading with `inherit:`, dotted key=value overrides.
 
 Every key is checked: an unknown key or a value of the wrong type raises ConfigError naming the
-dotted key, so a typo never silently falls back to a default.
+dotted key, so a typo never silently falls back to a default. The `strategy:` section is typed by
+the named strategy's own Options dataclass; this module knows no strategy, so the caller passes
+the lookup (electra_lab.experiment.load_config does, with the strategies package's).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -65,6 +67,10 @@ class ModelConfig:
     gen_fraction: float = 0.25  # generator hidden/FFN/heads as a fraction of the discriminator's
     gen_layers: int | None = None  # None: same depth as the discriminator, as in the paper
     sharing: str = "embeddings"  # none | embeddings | all | gdes
+    # Embedding width of an untied generator (sharing=none only; tied modes share one width):
+    # official = the generator's own hidden size, as run_pretraining.py (embedding_size=None) and
+    # flops_computation.py count it; discriminator = model.embedding_size (this project's old rule)
+    untied_gen_embedding: str = "official"
 
 
 @dataclass
@@ -109,12 +115,20 @@ class TrainConfig:
 
 
 @dataclass
+class StrategyOptions:
+    """What every strategy's Options has: its name. Each strategy module subclasses this with the
+    options it uses (all with defaults), so `cfg.strategy.disc_weight` is typed and checked."""
+
+    name: str = "joint"
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     masking: MaskingConfig = field(default_factory=MaskingConfig)
-    strategy: dict = field(default_factory=lambda: {"name": "joint"})
+    strategy: StrategyOptions = field(default_factory=StrategyOptions)  # the named strategy's Options
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -224,18 +238,62 @@ def _isinstance_strict(value: Any, expected: type) -> bool:
     return isinstance(value, expected)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+BUDGET_KEYS = ("steps", "tokens", "flops")
+
+
+def read_tree(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
+    """The raw config tree: the YAML (with its `inherit:` chain) and the dotted overrides on top.
+
+    A budget given as an override replaces the file's budget (setting train.steps on the command
+    line drops the YAML's train.flops), and a bare `strategy=NAME` replaces the whole strategy
+    section with that strategy's defaults; `strategy.name=NAME` keeps the file's other options."""
     tree = load_yaml_tree(path) if path is not None else {}
-    tree = apply_overrides(tree, overrides or [])
+    overrides = list(overrides or [])
+    given = _overridden_budgets(overrides)
+    if given and isinstance(tree.get("train"), dict):
+        tree = deep_merge(tree, {"train": {k: None for k in BUDGET_KEYS if k not in given}})
+    tree = apply_overrides(tree, overrides)
+    if isinstance(tree.get("strategy"), str):
+        tree["strategy"] = {"name": tree["strategy"]}
+    return tree
+
+
+def _overridden_budgets(overrides: list[str]) -> set[str]:
+    """The budget keys (steps/tokens/flops) that overrides set to a value (not to null)."""
+    given = set()
+    for item in overrides:
+        key, _, raw = item.partition("=")
+        if key in {f"train.{k}" for k in BUDGET_KEYS} and raw not in ("", "null", "~"):
+            given.add(key.split(".", 1)[1])
+    return given
+
+
+def build_config(tree: dict, options_class: Callable[[str], type]) -> Config:
+    """A checked Config from a raw tree; `options_class(name)` gives strategy `name`'s Options
+    dataclass (or raises ConfigError for an unknown name)."""
+    tree = dict(tree)
+    spec = tree.pop("strategy", None)
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise ConfigError(f"strategy must be a mapping or a strategy name, got {type(spec).__name__} ({spec!r})")
     cfg = build_dataclass(Config, tree, "")
-    cfg.strategy = {"name": "joint", **cfg.strategy}  # overriding one option keeps the default strategy
+    name = spec.get("name", StrategyOptions.name)
+    if not isinstance(name, str):
+        raise ConfigError(f"config key 'strategy.name' must be str, got {type(name).__name__} ({name!r})")
+    options = options_class(name)
+    valid = sorted(f.name for f in dataclasses.fields(options) if f.name != "name")
+    for key in spec:
+        if key != "name" and key not in valid:
+            raise ConfigError(f"unknown config key 'strategy.{key}': strategy {name!r} does not use it (its options: "
+                              f"{', '.join(valid) or 'none'}; strategy=NAME replaces the whole strategy section)")
+    cfg.strategy = build_dataclass(options, {**spec, "name": name}, "strategy")
     validate(cfg)
     return cfg
 
 
 def validate(cfg: Config) -> None:
     """Cross-field checks that a type alone cannot express."""
-    budgets = [k for k in ("steps", "tokens", "flops") if getattr(cfg.train, k) is not None]
+    budgets = [k for k in BUDGET_KEYS if getattr(cfg.train, k) is not None]
     if len(budgets) != 1:
         raise ConfigError(
             f"train: set exactly one budget of train.steps / train.tokens / train.flops (got {budgets or 'none'})"
@@ -260,6 +318,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"masking.prob must be in (0, 1), got {cfg.masking.prob}")
     if m.sharing not in ("none", "embeddings", "all", "gdes"):
         raise ConfigError(f"model.sharing must be none|embeddings|all|gdes, got {m.sharing!r}")
+    if m.untied_gen_embedding not in ("official", "discriminator"):
+        raise ConfigError(f"model.untied_gen_embedding must be official|discriminator, got {m.untied_gen_embedding!r}")
     if cfg.train.batch_size % cfg.train.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
     if cfg.train.precision not in ("auto", "fp32", "bf16"):

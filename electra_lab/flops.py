@@ -200,7 +200,10 @@ def electra_flops_per_sequence(
     """ELECTRA training cost per sequence: discriminator + generator, both fully trained.
 
     Pass the generator's ``embedding_size`` equal to the discriminator's when the
-    embeddings are tied (the script then charges the generator an e -> h projection).
+    embeddings are tied (the script then charges the generator an e -> h projection),
+    and equal to its own hidden size when untied: the script's ``tied_embeddings=False``
+    gives the generator e = h_g, hence no projection (``embedding_flops`` charges one
+    only when e != h).
     """
     if disc.seq_len != gen.seq_len:
         raise ValueError("generator and discriminator must share seq_len")

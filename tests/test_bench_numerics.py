@@ -5,10 +5,12 @@ import pytest
 import torch
 
 from electra_lab.bench.reference import build_reference_models, naive_mask, reference_losses
-from electra_lab.strategies import common
+from electra_lab.strategies import _common as common
 from electra_lab.train.batches import make_batch
+from electra_lab.train.budget import resolve_budget
 from electra_lab.train.device import autocast
-from electra_lab.train.pretrain import make_strategy, special_ids
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
 
 from .conftest import make_blocks
 
@@ -17,9 +19,9 @@ SEED = 7
 
 def setup(tiny_cfg, tiny_tokenizer):
     cfg = tiny_cfg(**{"model.dropout": 0.0})  # dropout would draw different masks in the two code paths
-    ids = special_ids(tiny_tokenizer)
-    strategy = make_strategy(cfg, ids)
-    strategy.ctx.total_steps = 10
+    ids = SpecialIds.of(tiny_tokenizer)
+    strategy = from_config(cfg, ids)
+    resolve_budget(cfg, strategy)
     torch.manual_seed(0)
     models = strategy.build()
     with torch.no_grad():  # spread the initial logits so both losses depend on the labels (not just ~log V, ~log 2)

@@ -37,3 +37,18 @@ def test_asking_for_cuda_without_it_names_the_setting():
     with pytest.raises(ValueError, match="device 'cuda' asked for .* CUDA is not available"):
         device.resolve_device("cuda")
     assert device.resolve_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("threads, where, set_threads, allocator", [
+    (3, "cpu", [3], True),
+    (None, torch.device("cpu"), [], True),  # threads: torch's default is kept
+    (2, "cuda", [2], False),  # the glibc allocator does not serve CUDA memory
+    (None, torch.device("cuda", 0), [], False),
+])
+def test_tune_process_sets_threads_and_tunes_the_allocator_only_on_cpu(monkeypatch, threads, where, set_threads,
+                                                                      allocator):
+    calls = {"threads": [], "allocator": 0}
+    monkeypatch.setattr(torch, "set_num_threads", calls["threads"].append)
+    monkeypatch.setattr(device, "tune_cpu_allocator", lambda: calls.__setitem__("allocator", calls["allocator"] + 1))
+    device.tune_process(threads, where)
+    assert calls == {"threads": set_threads, "allocator": int(allocator)}

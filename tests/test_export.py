@@ -2,15 +2,16 @@ import torch
 from transformers import AutoTokenizer, ElectraForMaskedLM, ElectraForPreTraining, ElectraModel
 
 from electra_lab.train.batches import make_batch
-from electra_lab.train.pretrain import make_strategy, special_ids
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
 
 from .conftest import make_blocks
 
 
 def test_exported_models_load_in_stock_transformers_with_same_outputs(tiny_cfg, tiny_tokenizer, tmp_path):
     cfg = tiny_cfg()
-    ids = special_ids(tiny_tokenizer)
-    strategy = make_strategy(cfg, ids)
+    ids = SpecialIds.of(tiny_tokenizer)
+    strategy = from_config(cfg, ids)
     torch.manual_seed(0)
     models = strategy.build()
     with torch.no_grad():  # move off the initialisation so a silent re-init would be caught
@@ -37,7 +38,7 @@ def test_exported_models_load_in_stock_transformers_with_same_outputs(tiny_cfg, 
 
 def test_mlm_baseline_exports_an_encoder(tiny_cfg, tiny_tokenizer, tmp_path):
     cfg = tiny_cfg(**{"strategy.name": "mlm"})
-    strategy = make_strategy(cfg, special_ids(tiny_tokenizer))
+    strategy = from_config(cfg, SpecialIds.of(tiny_tokenizer))
     models = strategy.build()
     from electra_lab.models.export import export_models
 

@@ -1,18 +1,21 @@
+import pytest
 import torch
 
-from electra_lab.strategies import common
-from electra_lab.strategies.base import Batch
+from electra_lab.strategies import _common as common
+from electra_lab.strategies._base import Batch
 from electra_lab.train.batches import make_batch
-from electra_lab.train.pretrain import make_strategy, special_ids
+from electra_lab.train.budget import resolve_budget
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
 
 from .conftest import make_blocks
 
 
 def setup(tiny_cfg, tiny_tokenizer, **extra):
     cfg = tiny_cfg(**extra)
-    ids = special_ids(tiny_tokenizer)
-    strategy = make_strategy(cfg, ids)
-    strategy.ctx.total_steps = 10
+    ids = SpecialIds.of(tiny_tokenizer)
+    strategy = from_config(cfg, ids)
+    resolve_budget(cfg, strategy)
     torch.manual_seed(0)
     models = strategy.build()
     batch = make_batch(make_blocks(8, 32, ids.vocab_size), ids.pad, ids.sep, torch.device("cpu"))
@@ -32,17 +35,28 @@ def test_sample_equal_to_original_is_labelled_original(tiny_cfg, tiny_tokenizer)
     assert torch.all(is_replaced[rows, masked.positions[:, 0]] == 1)
 
 
-def test_no_rtd_gradient_reaches_the_generator(tiny_cfg, tiny_tokenizer):
-    _, _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **{"model.sharing": "none"})
-    masked = common.mask_batch(batch, strategy.ctx)
-    logits = common.generator_predictions(models, "generator", batch, masked)
-    samples = common.sample_from_softmax(logits)
-    corrupted, is_replaced = common.replace_with_samples(batch, masked, samples)
-    disc_logits = common.discriminate(models, corrupted, batch)
-    common.rtd_loss(disc_logits, is_replaced, batch.attention_mask.float()).backward()
-    gen_grads = [p.grad for p in models["generator"].parameters()]
-    assert all(g is None or not g.any() for g in gen_grads)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in models["discriminator"].parameters())
+def generator_grads(tiny_cfg, tiny_tokenizer, **extra) -> dict[str, torch.Tensor]:
+    """The generator's gradients after one real joint step (same weights, masks and samples)."""
+    _, _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, **extra)
+    torch.manual_seed(1)
+    strategy.step(models, batch, 0).loss.backward()
+    return {n: p.grad.clone() for n, p in models["generator"].named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("sharing, rtd_reaches_shared_tables", [("none", False), ("embeddings", True)])
+def test_the_rtd_term_reaches_the_generator_only_through_shared_weights(tiny_cfg, tiny_tokenizer, sharing,
+                                                                         rtd_reaches_shared_tables):
+    """Run the real strategy step with and without the RTD term (disc_weight 50 vs 0): the
+    generator's own weights get the same gradient either way. The shared embedding tables are the
+    control: they do get RTD gradient, so a path from the RTD loss into the generator is seen."""
+    with_rtd = generator_grads(tiny_cfg, tiny_tokenizer, **{"model.sharing": sharing, "strategy.disc_weight": 50})
+    without = generator_grads(tiny_cfg, tiny_tokenizer, **{"model.sharing": sharing, "strategy.disc_weight": 0})
+    assert with_rtd.keys() == without.keys()
+    shared = {n for n in with_rtd if n.startswith("electra.embeddings.")} if sharing == "embeddings" else set()
+    for name in with_rtd.keys() - shared:
+        torch.testing.assert_close(with_rtd[name], without[name], rtol=1e-5, atol=1e-7, msg=name)
+    differs = any(not torch.allclose(with_rtd[n], without[n], rtol=1e-3, atol=1e-6) for n in shared)
+    assert differs == rtd_reaches_shared_tables
 
 
 def test_full_step_trains_generator_only_through_mlm(tiny_cfg, tiny_tokenizer):

@@ -1,6 +1,12 @@
+from pathlib import Path
+
+import pytest
 import torch
 
-from electra_lab.data.masking import SpecialIds, bert_mask, official_mask
+from electra_lab.data.masking import MASKING_STYLES, SpecialIds, bert_mask, official_mask
+from electra_lab.experiment import load_config
+
+PRETRAIN = Path(__file__).resolve().parents[1] / "experiments" / "pretrain"
 
 IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, unk=1, vocab_size=1000)
 
@@ -70,3 +76,16 @@ def test_only_chosen_positions_change_and_labels_are_originals():
     changed_rows, changed_cols = torch.nonzero(out.input_ids != ids, as_tuple=True)
     for r, c in zip(changed_rows.tolist(), changed_cols.tolist()):
         assert c in out.positions[r][out.weights[r] > 0].tolist()
+
+
+@pytest.mark.parametrize("config, style, fn", [
+    # the official BERT baseline calls the same pretrain_helpers.mask as ELECTRA: 85/15, no random token
+    ("bert_small.yaml", "official", official_mask),
+    # the tiny demo baseline keeps original BERT's 80/10/10: its committed results were made with it
+    ("tiny_mlm.yaml", "bert", bert_mask),
+])
+def test_mlm_baselines_mask_as_documented(config, style, fn):
+    """Which masking each MLM baseline config trains with (official_mask itself is tested above:
+    test_official_is_85_mask_15_unchanged_no_random)."""
+    cfg = load_config(PRETRAIN / config)
+    assert cfg.masking.style == style and MASKING_STYLES[cfg.masking.style] is fn

@@ -135,13 +135,14 @@ def test_training_with_padding_is_seeded_and_finite():
 
 @pytest.mark.parametrize("on", [True, False])
 def test_trainer_installs_it_when_configured(tiny_cfg, tiny_tokenizer, tmp_path, on):
-    from electra_lab.train.pretrain import make_strategy, special_ids
+    from electra_lab.strategies import from_config
+    from electra_lab.data.masking import SpecialIds
 
     from .conftest import make_blocks
 
     cfg = tiny_cfg(**{"train.packed_dropout": on})
-    ids = special_ids(tiny_tokenizer)
+    ids = SpecialIds.of(tiny_tokenizer)
     blocks = make_blocks(16, cfg.data.seq_len, ids.vocab_size, seed=0)
-    trainer = Trainer(cfg, make_strategy(cfg, ids), ids, blocks, blocks[:4], tmp_path, tokenizer=None)
+    trainer = Trainer(cfg, from_config(cfg, ids), ids, blocks, blocks[:4], tmp_path, tokenizer=None)
     packed = [isinstance(m, PackedDropout) for m in trainer.models.modules() if isinstance(m, nn.Dropout)]
     assert packed and all(x == on for x in packed)

@@ -4,18 +4,9 @@ import pytest
 import torch
 
 from electra_lab.train.checkpoint import CheckpointError, load_checkpoint
-from electra_lab.train.pretrain import make_strategy, special_ids
-from electra_lab.train.trainer import Trainer, TrainingDiverged
+from electra_lab.train.trainer import TrainingDiverged
 
-from .conftest import make_blocks
-
-
-def make_trainer(cfg, tokenizer, run_dir, half_vocab=False):
-    ids = special_ids(tokenizer)
-    strategy = make_strategy(cfg, ids)
-    train = make_blocks(64, cfg.data.seq_len, ids.vocab_size, seed=1, half_vocab=half_vocab)
-    valid = make_blocks(16, cfg.data.seq_len, ids.vocab_size, seed=2, half_vocab=half_vocab)
-    return Trainer(cfg, strategy, ids, train, valid, run_dir, tokenizer)
+from .conftest import make_trainer
 
 
 def losses(history):

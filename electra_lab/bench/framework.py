@@ -15,7 +15,8 @@ import torch
 from electra_lab.config import Config
 from electra_lab.data.masking import SpecialIds
 from electra_lab.train.batches import Prefetcher
-from electra_lab.train.pretrain import make_strategy
+from electra_lab.train.device import resolve_device, tune_process
+from electra_lab.strategies import from_config
 from electra_lab.train.trainer import MetricWindow, Trainer
 
 
@@ -24,7 +25,9 @@ class FrameworkRun:
 
     def __init__(self, cfg: Config, ids: SpecialIds, blocks: np.ndarray):
         self.cfg, self.ids = cfg, ids
-        strategy = make_strategy(cfg, ids)
+        # the framework as `electra-lab pretrain` runs it: the entry point tunes the process first
+        tune_process(cfg.train.threads, resolve_device(cfg.train.device))
+        strategy = from_config(cfg, ids)
         valid = blocks[: cfg.train.batch_size]
         self.trainer = Trainer(cfg, strategy, ids, blocks, valid, tempfile.gettempdir(), tokenizer=None)
         self.window = MetricWindow()

@@ -198,6 +198,6 @@ def _interleaved(specs: dict, blocks, device: torch.device, warmup: int, rounds:
 
 
 def _official_flops_per_sequence(cfg) -> float:
-    from electra_lab.train.pretrain import make_strategy
+    from electra_lab.strategies import from_config
 
-    return make_strategy(cfg, BERT_IDS).flops_per_sequence(0)
+    return from_config(cfg, BERT_IDS).flops_per_sequence(0)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from electra_lab.config import Config, load_config
+from electra_lab.config import Config, ConfigError
+from electra_lab.experiment import load_config
 from electra_lab.data.masking import SpecialIds
 
 # The paper's sizes (experiments/models/*.yaml) plus the CPU demo's tiny model; batch is the
@@ -32,7 +33,7 @@ def bench_config(size: str, device: str, precision: str, batch_size: int | None 
                  threads: int | None = None, packed_dropout: bool = True) -> Config:
     """The joint-ELECTRA pretraining config the benchmark trains (official optimiser, lambda = 50)."""
     if size not in SIZES:
-        raise ValueError(f"unknown size {size!r} (valid: {', '.join(SIZES)})")
+        raise ConfigError(f"unknown size {size!r} (valid: {', '.join(SIZES)})")
     spec = SIZES[size]
     seq_len = seq_len or spec["seq_len"]
     overrides = {f"model.{k}": v for k, v in spec["model"].items()}

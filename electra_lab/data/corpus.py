@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from electra_lab.config import ConfigError
 from electra_lab.data.download import SourceUnavailable, file_lock, sha256_file
 from electra_lab.data.sources import source_documents
 from electra_lab.paths import cache_root
@@ -206,9 +207,9 @@ def build_corpus(
 ) -> Corpus:
     """Build (or reuse) the corpus for these sources; see the module docstring for the rules."""
     if not sources:
-        raise ValueError("build_corpus needs at least one source")
+        raise ConfigError("build_corpus needs at least one source (data.sources is empty)")
     if not 0 <= valid_fraction < 1:
-        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+        raise ConfigError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
     cache = Path(cache_dir) if cache_dir is not None else cache_root()
     arguments = {"sources": list(sources), "valid_fraction": valid_fraction, "seed": seed,
                  "max_docs_per_source": max_docs_per_source, "max_chars_per_source": max_chars_per_source,

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from electra_lab.errors import ElectraLabError
 from electra_lab.paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ MANIFEST_NAME = "manifest.json"
 DONE_MARKER = ".extracted"
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(ElectraLabError, RuntimeError):
     """A text source cannot be had on this machine (no apt-get, registry unreachable, offline hub)."""
 
 

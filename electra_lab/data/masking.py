@@ -28,6 +28,12 @@ class SpecialIds:
     unk: int
     vocab_size: int
 
+    @classmethod
+    def of(cls, tokenizer) -> "SpecialIds":
+        """The special-token ids and vocabulary size of a Hugging Face tokenizer."""
+        return cls(pad=tokenizer.pad_token_id, cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
+                   mask=tokenizer.mask_token_id, unk=tokenizer.unk_token_id, vocab_size=len(tokenizer))
+
     def never_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
         """[B, L] bool: positions that may never be chosen for prediction."""
         return (input_ids == self.pad) | (input_ids == self.cls) | (input_ids == self.sep)

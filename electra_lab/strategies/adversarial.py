@@ -28,12 +28,13 @@ from torch import nn
 from electra_lab.data.masking import gather_positions
 from electra_lab.models.build import generator_shape
 from electra_lab.models.heads import encode, mlm_logits_at
-from electra_lab.strategies import common
-from electra_lab.strategies.base import Batch, StepOutput, StrategyContext, all_named_params, mean_metric
+from electra_lab.strategies import _common as common
+from electra_lab.config import StrategyOptions
+from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, mean_metric, scalar_metric, step_output
 
 
 @dataclass
-class Options:
+class Options(StrategyOptions):
     disc_weight: float = 50.0
     adversarial_weight: float = 1.0  # weight of the REINFORCE loss L_G
     baseline_weight: float = 1.0
@@ -41,19 +42,13 @@ class Options:
     temperature: float = 1.0
 
 
-class Strategy:
-    def __init__(self, options: Options, ctx: StrategyContext):
-        self.options, self.ctx = options, ctx
-
+class Strategy(StrategyBase):
     def build(self) -> nn.ModuleDict:
         models = common.build_electra_pair(self.ctx)
         baseline = nn.Linear(generator_shape(self.ctx.model).hidden, 1, bias=False)  # b = -log sigmoid(w . h)
         nn.init.zeros_(baseline.weight)  # starts at b = log 2, the loss of a discriminator at chance
         models["baseline"] = baseline
         return models
-
-    def param_groups(self, models):
-        return [{"named_params": all_named_params(models)}]
 
     def phase(self, step: int) -> str:
         return "mlm_warmup" if step < self.options.mlm_warmup_steps else "adversarial"
@@ -84,20 +79,12 @@ class Strategy:
 
         gen_loss = mlm if step < o.mlm_warmup_steps else o.adversarial_weight * reinforce
         loss = gen_loss + o.baseline_weight * baseline_loss + o.disc_weight * disc
-        one = torch.ones((), device=loss.device)
-        metrics = {
-            **common.mlm_metrics(gen_logits, masked.labels, masked.weights, mlm, "gen"),
-            **common.rtd_metrics(disc_logits, is_replaced, token_mask, disc),
-            "reward": mean_metric(reward, masked.weights),
-            "advantage": mean_metric(advantage, masked.weights),
-            "baseline_loss": (baseline_loss.detach(), one),
-            "gen_entropy": mean_metric(_entropy(gen_logits, o.temperature), masked.weights),
-            "loss": (loss.detach().float(), one),
-        }
-        return StepOutput(loss, metrics)
-
-    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
-        return {"encoder": models["discriminator"], "generator": models["generator"]}
+        return step_output(loss, common.mlm_metrics(gen_logits, masked.labels, masked.weights, mlm, "gen"),
+                           common.rtd_metrics(disc_logits, is_replaced, token_mask, disc), {
+                               "reward": mean_metric(reward, masked.weights),
+                               "advantage": mean_metric(advantage, masked.weights),
+                               "baseline_loss": scalar_metric(baseline_loss),
+                               "gen_entropy": mean_metric(_entropy(gen_logits, o.temperature), masked.weights)})
 
 
 def _entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:

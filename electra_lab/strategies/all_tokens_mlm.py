@@ -24,12 +24,13 @@ from torch import nn
 
 from electra_lab import flops
 from electra_lab.models.heads import encode, mlm_logits_all
-from electra_lab.strategies import common
-from electra_lab.strategies.base import Batch, StepOutput, StrategyContext, all_named_params, mean_metric
+from electra_lab.strategies import _common as common
+from electra_lab.config import StrategyOptions
+from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, mean_metric, scalar_metric, step_output
 
 
 @dataclass
-class Options:
+class Options(StrategyOptions):
     gen_weight: float = 1.0  # weight of the generator's own MLM loss
     temperature: float = 1.0
     disallow_correct: bool = False  # official-code knob: never sample the original token
@@ -48,20 +49,13 @@ def copy_mixture_log_prob(vocab_logits: torch.Tensor, copy_logits: torch.Tensor,
     return torch.logaddexp(log_copy, log_generate)
 
 
-class Strategy:
-    def __init__(self, options: Options, ctx: StrategyContext):
-        self.options, self.ctx = options, ctx
+class Strategy(StrategyBase):
+    encoder_key = "mlm"
 
     def build(self) -> nn.ModuleDict:
         models = common.build_generator_and_mlm_model(self.ctx)
         models["copy_head"] = nn.Linear(self.ctx.model.hidden, 1)
         return models
-
-    def param_groups(self, models):
-        return [{"named_params": all_named_params(models)}]
-
-    def phase(self, step: int) -> str:
-        return "joint"
 
     def flops_per_sequence(self, step: int) -> float:
         every_token = flops.model_flops_per_sequence(common.disc_flops_shape(self.ctx), "mlm", output_frac=1.0)
@@ -82,16 +76,10 @@ class Strategy:
         # predicted original: the input when the copy layer says "original", else the softmax's argmax
         predicted = torch.where(copy_logits.detach() > 0, c.corrupted, vocab_logits.detach().argmax(-1))
         correct = (predicted == batch.input_ids).float()
-        metrics = {
-            **common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
-            "mlm_loss": (all_tokens.detach().float(), torch.ones((), device=loss.device)),
+        copy_correct = ((copy_logits.detach() > 0).float() != c.is_replaced).float()
+        return step_output(loss, common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"), {
+            "mlm_loss": scalar_metric(all_tokens),
             "mlm_acc": mean_metric(correct, token_mask),
             "mlm_acc_replaced": mean_metric(correct, c.is_replaced * token_mask),
-            "copy_acc": mean_metric(((copy_logits.detach() > 0).float() != c.is_replaced).float(), token_mask),
-            "replaced_frac": mean_metric(c.is_replaced, token_mask),
-            "loss": (loss.detach().float(), torch.ones((), device=loss.device)),
-        }
-        return StepOutput(loss, metrics)
-
-    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
-        return {"encoder": models["mlm"], "generator": models["generator"]}
+            "copy_acc": mean_metric(copy_correct, token_mask),
+            "replaced_frac": mean_metric(c.is_replaced, token_mask)})

@@ -20,29 +20,23 @@ from torch import nn
 
 from electra_lab import flops
 from electra_lab.data.masking import MaskedBatch
-from electra_lab.strategies import common
-from electra_lab.strategies.base import Batch, StepOutput, StrategyContext, all_named_params, mean_metric
+from electra_lab.strategies import _common as common
+from electra_lab.config import StrategyOptions
+from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, mean_metric, step_output
 
 
 @dataclass
-class Options:
+class Options(StrategyOptions):
     gen_weight: float = 1.0  # weight of the generator's own MLM loss
     temperature: float = 1.0
     disallow_correct: bool = False  # official-code knob: never sample the original token
 
 
-class Strategy:
-    def __init__(self, options: Options, ctx: StrategyContext):
-        self.options, self.ctx = options, ctx
+class Strategy(StrategyBase):
+    encoder_key = "mlm"
 
     def build(self) -> nn.ModuleDict:
         return common.build_generator_and_mlm_model(self.ctx)
-
-    def param_groups(self, models):
-        return [{"named_params": all_named_params(models)}]
-
-    def phase(self, step: int) -> str:
-        return "joint"
 
     def flops_per_sequence(self, step: int) -> float:
         return common.generator_mlm_flops(self.ctx) + flops.mlm_flops_per_sequence(common.disc_flops_shape(self.ctx))
@@ -56,13 +50,6 @@ class Strategy:
         mlm = common.mlm_loss(logits, replaced.labels, replaced.weights)
 
         loss = o.gen_weight * c.mlm + mlm
-        metrics = {
-            **common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
-            **common.mlm_metrics(logits, replaced.labels, replaced.weights, mlm, "mlm"),
-            "replaced_frac": mean_metric(c.is_replaced, batch.attention_mask),
-            "loss": (loss.detach().float(), torch.ones((), device=loss.device)),
-        }
-        return StepOutput(loss, metrics)
-
-    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
-        return {"encoder": models["mlm"], "generator": models["generator"]}
+        return step_output(loss, common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
+                           common.mlm_metrics(logits, replaced.labels, replaced.weights, mlm, "mlm"),
+                           {"replaced_frac": mean_metric(c.is_replaced, batch.attention_mask)})

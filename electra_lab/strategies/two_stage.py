@@ -28,20 +28,26 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from electra_lab.config import ConfigError
+from electra_lab.config import ConfigError, StrategyOptions
 from electra_lab.models.build import discriminator_shape, generator_shape
-from electra_lab.strategies import common
-from electra_lab.strategies.base import Batch, StepOutput, StrategyContext, all_named_params
+from electra_lab.strategies import _common as common
+from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, StrategyContext, step_output
 
 
 @dataclass
-class Options:
+class Options(StrategyOptions):
     switch_step: int | None = None  # generator-only steps; None: switch_fraction of the run
     switch_fraction: float = 0.5  # the paper trains G for n steps, then D for n steps
     init_from_generator: bool = True
     disc_weight: float = 50.0  # as in joint ELECTRA, so the discriminator's updates compare
     temperature: float = 1.0
     disallow_correct: bool = False  # official-code knob: never sample the original token
+
+    def __post_init__(self):  # runs at config load, before any data work
+        if not 0.0 <= self.switch_fraction <= 1.0:
+            raise ConfigError(f"strategy.switch_fraction must be in [0, 1], got {self.switch_fraction}")
+        if self.switch_step is not None and self.switch_step < 0:
+            raise ConfigError(f"strategy.switch_step must be >= 0, got {self.switch_step}")
 
 
 def copy_generator_weights(models: nn.ModuleDict, prefix: str = "") -> None:
@@ -61,13 +67,9 @@ def copy_generator_weights(models: nn.ModuleDict, prefix: str = "") -> None:
             raise RuntimeError(f"two_stage: the generator has no weight for the discriminator's {name}")
 
 
-class Strategy:
+class Strategy(StrategyBase):
     def __init__(self, options: Options, ctx: StrategyContext):
-        if not 0.0 <= options.switch_fraction <= 1.0:
-            raise ConfigError(f"strategy.switch_fraction must be in [0, 1], got {options.switch_fraction}")
-        if options.switch_step is not None and options.switch_step < 0:
-            raise ConfigError(f"strategy.switch_step must be >= 0, got {options.switch_step}")
-        self.options, self.ctx = options, ctx
+        super().__init__(options, ctx)
         self._known_switched: weakref.WeakSet = weakref.WeakSet()  # avoids reading the flag every step
 
     @property
@@ -80,17 +82,17 @@ class Strategy:
         if m.sharing == "all":
             raise ConfigError("strategy two_stage trains the discriminator while the generator stays frozen, so they "
                               "cannot be one encoder: use model.sharing=none, embeddings or gdes")
-        if o.init_from_generator and generator_shape(m) != discriminator_shape(m):
+        gen, disc = generator_shape(m), discriminator_shape(m)
+        if o.init_from_generator and gen != disc:
+            untied = (" (untied, the generator embeds at its own hidden size, as the official code: set "
+                      "model.untied_gen_embedding=discriminator)" if gen.embedding_size != disc.embedding_size else "")
             raise ConfigError(
-                "strategy two_stage initialises the discriminator from the generator, so both must be the same size: "
-                f"set model.gen_fraction=1.0 (got {m.gen_fraction}) and leave model.gen_layers unset "
-                f"(got {m.gen_layers}), or set strategy.init_from_generator=false")
+                "strategy two_stage initialises the discriminator from the generator, so both must be the same size "
+                f"(generator {gen}, discriminator {disc}{untied}): set model.gen_fraction=1.0 (got {m.gen_fraction}) "
+                f"and leave model.gen_layers unset (got {m.gen_layers}), or set strategy.init_from_generator=false")
         models = common.build_electra_pair(self.ctx, sharing="gdes" if m.sharing == "gdes" else "none")
         models.register_buffer("switched", torch.zeros((), dtype=torch.bool))
         return models
-
-    def param_groups(self, models):
-        return [{"named_params": all_named_params(models)}]
 
     def phase(self, step: int) -> str:
         return "generator" if step < self.switch_step else "discriminator"
@@ -108,12 +110,8 @@ class Strategy:
         return self._discriminator_step(models, batch)
 
     def _generator_step(self, models: nn.ModuleDict, batch: Batch) -> StepOutput:
-        masked = common.mask_batch(batch, self.ctx)
-        logits = common.generator_predictions(models, "generator", batch, masked)
-        mlm = common.mlm_loss(logits, masked.labels, masked.weights)
-        metrics = common.mlm_metrics(logits, masked.labels, masked.weights, mlm, "gen")
-        metrics["loss"] = metrics["gen_loss"]
-        return StepOutput(mlm, metrics)
+        loss, metrics = common.mlm_training_loss(models, "generator", batch, self.ctx, "gen")
+        return step_output(loss, metrics)
 
     def _discriminator_step(self, models: nn.ModuleDict, batch: Batch) -> StepOutput:
         o = self.options
@@ -123,12 +121,8 @@ class Strategy:
         token_mask = batch.attention_mask.float()
         disc = common.rtd_loss(disc_logits, c.is_replaced, token_mask)
         loss = o.disc_weight * disc
-        metrics = {
-            **common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
-            **common.rtd_metrics(disc_logits, c.is_replaced, token_mask, disc),
-            "loss": (loss.detach().float(), torch.ones((), device=loss.device)),
-        }
-        return StepOutput(loss, metrics)
+        return step_output(loss, common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
+                           common.rtd_metrics(disc_logits, c.is_replaced, token_mask, disc))
 
     def _switch_once(self, models: nn.ModuleDict) -> None:
         """Initialise the discriminator from the generator, unless this run already did (resume)."""
@@ -147,6 +141,3 @@ class Strategy:
         if self.options.init_from_generator:
             return ""
         return "embeddings." if self.ctx.model.sharing in ("embeddings", "gdes") else None
-
-    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
-        return {"encoder": models["discriminator"], "generator": models["generator"]}

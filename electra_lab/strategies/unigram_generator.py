@@ -15,12 +15,13 @@ from torch import nn
 
 from electra_lab.data.masking import SpecialIds
 from electra_lab.models.build import build_discriminator
-from electra_lab.strategies import common
-from electra_lab.strategies.base import Batch, StepOutput, StrategyContext, all_named_params
+from electra_lab.strategies import _common as common
+from electra_lab.config import StrategyOptions
+from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, step_output
 
 
 @dataclass
-class Options:
+class Options(StrategyOptions):
     disc_weight: float = 50.0  # kept equal to joint ELECTRA's lambda so the discriminator's updates compare
 
 
@@ -47,22 +48,15 @@ class UnigramSampler(nn.Module):
         return torch.searchsorted(self.cdf, uniform, right=True).clamp_(max=self.last_id)
 
 
-class Strategy:
-    def __init__(self, options: Options, ctx: StrategyContext):
-        self.options, self.ctx = options, ctx
+class Strategy(StrategyBase):
+    phase_name = "discriminator"
 
     def build(self) -> nn.ModuleDict:
         if self.ctx.unigram_counts is None:
             raise ValueError("strategy unigram_generator needs the training data's token counts "
-                             "(StrategyContext.unigram_counts); make_strategy(cfg, ids, unigram_counter(blocks, V))")
+                             "(StrategyContext.unigram_counts); strategies.from_config(cfg, ids, unigram_counter(blocks, V))")
         disc = build_discriminator(self.ctx.model, self.ctx.ids.vocab_size, self.ctx.ids.pad)
         return nn.ModuleDict({"discriminator": disc, "unigram": UnigramSampler(self.ctx.unigram_counts(), self.ctx.ids)})
-
-    def param_groups(self, models):
-        return [{"named_params": all_named_params(models)}]
-
-    def phase(self, step: int) -> str:
-        return "discriminator"
 
     def flops_per_sequence(self, step: int) -> float:
         return common.discriminator_flops(self.ctx)
@@ -75,11 +69,4 @@ class Strategy:
         token_mask = batch.attention_mask.float()
         disc = common.rtd_loss(disc_logits, is_replaced, token_mask)
         loss = self.options.disc_weight * disc
-        metrics = {
-            **common.rtd_metrics(disc_logits, is_replaced, token_mask, disc),
-            "loss": (loss.detach().float(), torch.ones((), device=loss.device)),
-        }
-        return StepOutput(loss, metrics)
-
-    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
-        return {"encoder": models["discriminator"]}
+        return step_output(loss, common.rtd_metrics(disc_logits, is_replaced, token_mask, disc))

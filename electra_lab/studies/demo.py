@@ -8,14 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from electra_lab.config import load_config
+from electra_lab.experiment import load_config
 from electra_lab.studies.curves import write_curves
 from electra_lab.studies.jobs import Job, run_jobs
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
+from electra_lab.studies.shipped_configs import experiment_path
 from electra_lab.train.pretrain import prepare_data, run_pretraining
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-DEMO_RUNS = {"ELECTRA": "pretrain/tiny_electra.yaml", "BERT-MLM": "pretrain/tiny_mlm.yaml"}
+DEMO_RUNS = {"ELECTRA": "pretrain/tiny_electra.yaml", "BERT-MLM": "pretrain/tiny_mlm.yaml"}  # shipped configs
 SUMMARY_KEYS = ["eval/disc_acc", "eval/disc_precision", "eval/disc_recall", "eval/replaced_frac", "eval/gen_acc",
                 "eval/gen_loss", "eval/mlm_acc", "eval/mlm_loss"]
 
@@ -29,11 +29,29 @@ DEMO_FINETUNE = ["--seeds", "1", "--tasks", "movie_polarity", "bbc_topic", "hype
                  "--set", "caps={train: 1000, dev: 500, test: 1000}", "min_updates=200", "max_dev_evals=8",
                  "cpu_threads=1"]
 
+
+def demo_configs(overrides: list[str] | None = None) -> dict:
+    """The demo's two pretraining configs (label -> Config), with the overrides on both."""
+    return {label: load_config(experiment_path(rel), overrides or []) for label, rel in DEMO_RUNS.items()}
+
+
+def pretrain_jobs(configs: dict, overrides: list[str]) -> list[Job]:
+    """One single-threaded `electra-lab pretrain` child per run; the parent shows each one's line
+    from <output_dir>/<run.name>/progress.json, its output goes to pretrain.log beside it."""
+    jobs = []
+    for label, cfg in configs.items():
+        run_dir = Path(cfg.run.output_dir) / cfg.run.name
+        jobs.append(Job(label, [sys.executable, "-m", "electra_lab.cli", "pretrain", str(experiment_path(DEMO_RUNS[label])),
+                                *overrides, "train.threads=1", "train.progress=false"],
+                        log=run_dir / "pretrain.log", progress=run_dir / "progress.json"))
+    return jobs
+
+
 def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True,
              finetune: bool = True, finetune_args: list[str] | None = None) -> dict:
     started = time.time()
     overrides = overrides or []
-    configs = {label: load_config(EXPERIMENTS / rel, overrides) for label, rel in DEMO_RUNS.items()}
+    configs = demo_configs(overrides)
     if parallel:
         # two single-threaded processes use 2 cores better than one 2-thread process after the
         # other: tiny matmuls scale poorly across threads
@@ -43,9 +61,7 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
 
         Tracker(first.run.tracking_uri, first.run.experiment)  # create the store before two processes race to
         # always launched: a finished run resumes, sees its budget spent and exits in seconds
-        run_jobs([Job(label, [sys.executable, "-m", "electra_lab.cli", "pretrain", str(EXPERIMENTS / rel), *overrides,
-                              "train.threads=1", "train.progress=false"])
-                  for label, rel in DEMO_RUNS.items()], workers=2)
+        run_jobs(pretrain_jobs(configs, overrides), workers=2)
     summaries = {}
     for label, cfg in configs.items():
         if parallel:
@@ -93,8 +109,8 @@ def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_arg
         outputs.append((label, folder.name, target))
         jobs.append(Job(f"{label}:{folder.name}",
                         [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
-                         "--out", str(target)],
-                        done_when=target, log=point_dir / f"{i:02d}.log"))
+                         "--out", str(target), "--progress", str(point_dir / f"{i:02d}.progress.json")],
+                        done_when=target, log=point_dir / f"{i:02d}.log", progress=point_dir / f"{i:02d}.progress.json"))
     run_jobs(jobs, workers=2)
     rows = []
     for label, point, target in outputs:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from electra_lab.config import DEFAULT_TRACKING_URI
 from electra_lab.studies.evaluate import finetune_and_log, resolve_model
 from electra_lab.tasks.finetune import FinetuneOptions
 
@@ -20,7 +21,7 @@ def checkpoints_of(run_dir: Path) -> list[Path]:
 
 
 def score_runs(run_dirs: dict[str, Path], suite: str = "offline", tasks: list[str] | None = None, seeds: int = 1,
-               options: FinetuneOptions | None = None, tracking_uri: str | None = "sqlite:///mlflow.db",
+               options: FinetuneOptions | None = None, tracking_uri: str | None = DEFAULT_TRACKING_URI,
                random_init_from: str | None = None) -> pd.DataFrame:
     rows = []
     for label, run_dir in run_dirs.items():

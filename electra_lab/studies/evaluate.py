@@ -9,8 +9,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from electra_lab.config import DEFAULT_TRACKING_URI
+from electra_lab.errors import ElectraLabError
 from electra_lab.tasks.finetune import FinetuneOptions, finetune_suite
 from electra_lab.tasks.results import SuiteResult
+
+
+class ModelNotFound(ElectraLabError, FileNotFoundError):
+    """The model source the user named (a folder or an MLflow run id) holds no usable encoder."""
 
 
 @dataclass
@@ -20,7 +26,7 @@ class ResolvedModel:
     pretrain_flops: float | None
 
 
-def resolve_model(source: str, tracking_uri: str = "sqlite:///mlflow.db") -> ResolvedModel:
+def resolve_model(source: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> ResolvedModel:
     path = Path(source)
     if path.is_dir():
         if (path / "config.json").exists():
@@ -29,17 +35,17 @@ def resolve_model(source: str, tracking_uri: str = "sqlite:///mlflow.db") -> Res
             return ResolvedModel(path / "export" / "encoder", _run_id_near(path), _flops_near(path))
         if (path / "encoder" / "config.json").exists():
             return ResolvedModel(path / "encoder", _run_id_near(path), _flops_near(path))
-        raise FileNotFoundError(f"{source}: no Hugging Face model (config.json) in it, its encoder/ or export/encoder/")
+        raise ModelNotFound(f"{source}: no Hugging Face model (config.json) in it, its encoder/ or export/encoder/")
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
     try:
         run = mlflow.get_run(source)
     except Exception:
-        raise FileNotFoundError(f"{source!r} is neither a folder nor an MLflow run id in {tracking_uri}") from None
+        raise ModelNotFound(f"{source!r} is neither a folder nor an MLflow run id in {tracking_uri}") from None
     export = run.data.tags.get("export_dir")
     if not export or not Path(export, "encoder", "config.json").exists():
-        raise FileNotFoundError(f"MLflow run {source} has no local export (tag export_dir={export!r})")
+        raise ModelNotFound(f"MLflow run {source} has no local export (tag export_dir={export!r})")
     return ResolvedModel(Path(export) / "encoder", source, run.data.metrics.get("pretrain_flops"))
 
 
@@ -62,11 +68,13 @@ def _flops_near(path: Path) -> float | None:
 
 def finetune_and_log(source: str, suite: str = "offline", tasks: list[str] | None = None, seeds: int = 3,
                      options: FinetuneOptions | None = None, glue_dir: Path | None = None, random_init: bool = False,
-                     tracking_uri: str | None = "sqlite:///mlflow.db", experiment: str = "electra-lab",
-                     label: str | None = None) -> tuple[SuiteResult, ResolvedModel]:
-    resolved = resolve_model(source, tracking_uri or "sqlite:///mlflow.db")
+                     tracking_uri: str | None = DEFAULT_TRACKING_URI, experiment: str = "electra-lab",
+                     label: str | None = None, progress_file: Path | None = None) -> tuple[SuiteResult, ResolvedModel]:
+    """Fine-tune `source` on the suite; log it to MLflow unless tracking_uri is None.
+    progress_file: where to keep the live {"kind": "finetune", ...} line a parent process shows."""
+    resolved = resolve_model(source, tracking_uri or DEFAULT_TRACKING_URI)
     result = finetune_suite(resolved.model_dir, suite, tasks, seeds, options=options, glue_dir=glue_dir,
-                            random_init=random_init)
+                            random_init=random_init, progress_file=progress_file)
     if tracking_uri:
         log_suite(result, resolved, tracking_uri, experiment, label or f"finetune-{suite}")
     return result, resolved

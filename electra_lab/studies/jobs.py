@@ -3,6 +3,7 @@
 Studies on a small CPU run several single-threaded processes side by side (tiny matmuls scale
 poorly across threads). A job whose output already exists is skipped, so a study that was stopped
 resumes where it was; a failed job stops the study after the running ones finish, naming it.
+While jobs run, each shows one live line from its progress file (studies/job_display.py).
 """
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from electra_lab.errors import ElectraLabError
+from electra_lab.studies.job_display import JobDisplay
 
 
 @dataclass
@@ -19,22 +23,36 @@ class Job:
     done_when: Path | None = None  # the job is finished once this file exists
     after: list[str] = field(default_factory=list)  # names of jobs that must finish first
     log: Path | None = None  # stdout and stderr go here (else inherited)
+    progress: Path | None = None  # the progress file the job keeps (electra_lab.progress), shown while it runs
 
     def finished(self) -> bool:
         return self.done_when is not None and self.done_when.exists()
 
 
-class JobFailed(RuntimeError):
-    pass
+class JobFailed(ElectraLabError, RuntimeError):
+    """A study job exited non-zero (its log is named), or the jobs can never all start."""
 
 
-def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=print) -> None:
+def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=None, stream=None,
+             live: bool | None = None, status_every: float = 30.0) -> None:
+    """Run the unfinished jobs, at most `workers` at a time. Lines go to `echo` (default: `stream`,
+    above the live bars); live: one redrawn bar per running job (None: when `stream`, default
+    stderr, is a terminal), else a plain status line per job at most every `status_every` s."""
+    display = JobDisplay(stream, live, echo, status_every)
+    try:
+        _run(jobs, workers, poll_seconds, display)
+    finally:
+        display.close()
+
+
+def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay) -> None:
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise ValueError("job names must be unique")
     unknown = {a for j in jobs for a in j.after} - set(names)
     if unknown:
         raise ValueError(f"jobs depend on unknown jobs: {sorted(unknown)}")
+    by_name = {j.name: j for j in jobs}
     done = {j.name for j in jobs if j.finished()}
     pending = [j for j in jobs if j.name not in done]
     running: dict[str, tuple[subprocess.Popen, object]] = {}
@@ -47,12 +65,13 @@ def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=
             if handle:
                 handle.close()
             del running[name]
+            display.finish(name)
             if code == 0:
                 done.add(name)
-                echo(f"[jobs] done: {name}")
+                display.event(f"[jobs] done: {name}")
             else:
                 failed.append(name)
-                echo(f"[jobs] FAILED ({code}): {name}")
+                display.event(f"[jobs] FAILED ({code}): {name}")
         if not failed:
             for job in [j for j in pending if all(a in done for a in j.after)]:
                 if len(running) >= workers:
@@ -62,12 +81,15 @@ def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=
                 if job.log:
                     job.log.parent.mkdir(parents=True, exist_ok=True)
                     handle = open(job.log, "a")
-                echo(f"[jobs] start: {job.name}")
+                display.event(f"[jobs] start: {job.name}")
                 running[job.name] = (subprocess.Popen(job.command, stdout=handle, stderr=handle), handle)
+                display.start(job.name)
         if failed and not running:
             break
         if pending and not running and not failed:
             raise JobFailed(f"jobs can never start (circular dependencies?): {[j.name for j in pending]}")
+        for name in running:
+            display.update(name, by_name[name].progress)
         time.sleep(poll_seconds)
     if failed:
         logs = [str(j.log) for j in jobs if j.name in failed and j.log]

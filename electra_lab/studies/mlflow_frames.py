@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from electra_lab.config import DEFAULT_TRACKING_URI
 
-def runs_frame(tracking_uri: str = "sqlite:///mlflow.db", experiment: str = "electra-lab", kind: str | None = None) -> pd.DataFrame:
+
+def runs_frame(tracking_uri: str = DEFAULT_TRACKING_URI, experiment: str = "electra-lab", kind: str | None = None) -> pd.DataFrame:
     """One row per run: params.*, metrics.* (last values) and tags.*; kind filters on tags.kind."""
     import mlflow
 
@@ -15,7 +17,7 @@ def runs_frame(tracking_uri: str = "sqlite:///mlflow.db", experiment: str = "ele
     return frame.reset_index(drop=True)
 
 
-def metric_history(run_id: str, keys: list[str], tracking_uri: str = "sqlite:///mlflow.db") -> pd.DataFrame:
+def metric_history(run_id: str, keys: list[str], tracking_uri: str = DEFAULT_TRACKING_URI) -> pd.DataFrame:
     """Long frame (key, step, value) plus the FLOPs spent at each step, for plotting against FLOPs."""
     from mlflow.tracking import MlflowClient
 

@@ -18,17 +18,22 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from electra_lab.config import ConfigError
+from electra_lab.config import DEFAULT_TRACKING_URI, ConfigError
+from electra_lab.errors import ElectraLabError
 from electra_lab.studies.jobs import Job, run_jobs
+from electra_lab.studies.shipped_configs import experiment_path
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 FLOOR = "random-init"
+
+
+class NoPoints(ElectraLabError, FileNotFoundError):
+    """No fine-tuning point has finished yet (e.g. --report-only before any ran)."""
 
 
 @dataclass
 class Variant:
     name: str
-    config: str  # relative to experiments/
+    config: str  # a shipped config, relative to experiments/ (or an absolute path)
     overrides: list[str] = field(default_factory=list)
     note: str = ""
     train_sizes: list[int] | None = None  # a subset of the protocol's sizes (None: all of them)
@@ -51,6 +56,7 @@ class Spec:
     floor_from: str  # the variant whose architecture and tokenizer the random-init floor uses
     output_dir: str = "runs/scale_search"
     experiment: str = "scale-search"
+    tracking_uri: str = DEFAULT_TRACKING_URI  # every child run logs here
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -58,13 +64,13 @@ def load_spec(path: str | Path) -> Spec:
     if not path.exists():
         raise ConfigError(f"study spec not found: {path}")
     raw = yaml.safe_load(path.read_text()) or {}
-    known = {"variants", "finetune", "floor_from", "output_dir", "experiment"}
+    known = {"variants", "finetune", "floor_from", "output_dir", "experiment", "tracking_uri"}
     if set(raw) - known:
         raise ConfigError(f"{path}: unknown keys {sorted(set(raw) - known)}; valid: {sorted(known)}")
     try:
         variants = [Variant(**v) for v in raw["variants"]]
         spec = Spec(variants=variants, finetune=Protocol(**raw["finetune"]),
-                    **{k: raw[k] for k in ("floor_from", "output_dir", "experiment") if k in raw})
+                    **{k: raw[k] for k in ("floor_from", "output_dir", "experiment", "tracking_uri") if k in raw})
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     names = [v.name for v in spec.variants]
@@ -89,18 +95,24 @@ def plan_jobs(spec: Spec, out: Path) -> list[Job]:
 
     def finetune(name: str, source: str, size: int) -> Job:
         point = out / "points" / f"{name}__n{size}.json"
+        progress = out / "logs" / f"finetune-{name}-n{size}.progress.json"
+        # --no-tracking: the points are gathered from their JSON; the URI still travels, so a source
+        # given as a run id would be looked up in the study's store
         return Job(f"finetune:{name}:n{size}",
                    [*cli, "finetune", str(runs / source / "export"), "--tasks", *p.tasks,
-                    "--seeds", str(p.seeds), "--no-tracking", "--out", str(point),
+                    "--seeds", str(p.seeds), "--no-tracking", "--tracking-uri", spec.tracking_uri,
+                    "--out", str(point), "--progress", str(progress),
                     *(["--random-init"] if name == FLOOR else []),
                     "--set", f"caps={{train: {size}, dev: {p.dev}, test: {p.test}}}", "cpu_threads=1", *p.options],
-                   done_when=point, after=[f"pretrain:{source}"], log=out / "logs" / f"finetune-{name}-n{size}.log")
+                   done_when=point, after=[f"pretrain:{source}"], log=out / "logs" / f"finetune-{name}-n{size}.log",
+                   progress=progress)
 
     jobs = [Job(f"pretrain:{v.name}",
-                [*cli, "pretrain", str(EXPERIMENTS / v.config), *v.overrides, f"run.name={v.name}",
+                [*cli, "pretrain", str(experiment_path(v.config)), *v.overrides, f"run.name={v.name}",
                  f"run.output_dir={spec.output_dir}", f"run.experiment={spec.experiment}",
-                 "train.threads=1", "train.progress=false"],
-                done_when=runs / v.name / "summary.json", log=out / "logs" / f"pretrain-{v.name}.log")
+                 f"run.tracking_uri={spec.tracking_uri}", "train.threads=1", "train.progress=false"],
+                done_when=runs / v.name / "summary.json", log=out / "logs" / f"pretrain-{v.name}.log",
+                progress=runs / v.name / "progress.json")
             for v in spec.variants]
     for v in spec.variants:
         jobs += [finetune(v.name, v.name, size) for size in (v.train_sizes or p.train_sizes)]
@@ -117,7 +129,7 @@ def run_scale_search(spec_path: str | Path, out: Path, workers: int = 2, report_
         # one process creates the MLflow store before parallel runs race to create its tables
         from electra_lab.tracking import Tracker
 
-        Tracker("sqlite:///mlflow.db", spec.experiment)
+        Tracker(spec.tracking_uri, spec.experiment)
         run_jobs(plan_jobs(spec, out), workers=workers)
     frame = collect_points(out / "points")
     frame.to_csv(out / "seeds.csv", index=False)
@@ -136,7 +148,7 @@ def collect_points(points: Path) -> pd.DataFrame:
                              "metric": run["metric"], "score": run["score"], "best_epoch": run["best_epoch"],
                              "pretrain_flops": payload.get("pretrain_flops") or 0.0})
     if not rows:
-        raise FileNotFoundError(f"no fine-tuning points under {points}")
+        raise NoPoints(f"no fine-tuning points under {points}")
     return pd.DataFrame(rows)
 
 

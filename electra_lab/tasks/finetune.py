@@ -9,6 +9,7 @@ last epoch, as the paper does. Results are medians over seeds with their spread.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -20,13 +21,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from electra_lab.config import ConfigError
 from electra_lab.tasks.base import LoadOptions, SplitCaps, Task
 from electra_lab.tasks.batching import Encoded, encode, evaluation_batches, training_batches, with_swapped_pairs
+from electra_lab.tasks.finetune_progress import FinetuneProgress
 from electra_lab.tasks.heads import SequenceClassifier, build_head
 from electra_lab.tasks.layer_decay import layerwise_param_groups
 from electra_lab.tasks.metrics import compute_metrics
 from electra_lab.tasks.registry import suite_tasks
 from electra_lab.tasks.results import SeedResult, SuiteResult, TaskResult
+from electra_lab.train.device import autocast, resolve_device, resolve_precision
 from electra_lab.train.optim import AdamWNoBiasCorrection, lr_multiplier
 
 
@@ -57,8 +61,11 @@ class FinetuneOptions:
     caps: SplitCaps | None = None  # None: each task's default caps
     base_seed: int = 0
     eval_batch_size: int = 128
-    device: str = "auto"  # "auto": CUDA when available, else CPU
-    precision: str = "auto"  # "auto": bf16 autocast on CUDA if supported, fp32 on CPU; or "fp32"
+    # the pretraining policy (train/device.py): "auto" = CUDA when available, else CPU; precision
+    # "auto" = bf16 autocast where the hardware has it (CUDA with bf16, a CPU with AMX/AVX512-BF16
+    # matrix instructions), else fp32; or "fp32" / "bf16"
+    device: str = "auto"
+    precision: str = "auto"
     # torch CPU threads while fine-tuning (None: torch's default). On a CPU shared with other jobs
     # 1 thread was ~8x faster per step than 2 here: spinning OpenMP threads fight for the cores.
     cpu_threads: int | None = None
@@ -67,10 +74,17 @@ class FinetuneOptions:
 # ---------------------------------------------------------------- model
 
 
+@contextlib.contextmanager
 def _quiet_transformers():
+    """transformers' warnings off while loading, then back as they were (the setting is process-wide)."""
     from transformers.utils import logging as hf_logging
 
+    before = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "some weights were not used" is expected: heads are dropped
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def load_tokenizer(model_dir: str | Path):
@@ -84,10 +98,10 @@ def load_encoder(model_dir: str | Path, random_init: bool = False) -> nn.Module:
     ElectraModel; random_init builds the same architecture with fresh weights (the floor)."""
     from transformers import ElectraConfig, ElectraModel
 
-    _quiet_transformers()
-    if random_init:
-        return ElectraModel(ElectraConfig.from_pretrained(str(model_dir)))
-    return ElectraModel.from_pretrained(str(model_dir))
+    with _quiet_transformers():
+        if random_init:
+            return ElectraModel(ElectraConfig.from_pretrained(str(model_dir)))
+        return ElectraModel.from_pretrained(str(model_dir))
 
 
 def build_classifier(encoder: nn.Module, task: Task, options: FinetuneOptions) -> SequenceClassifier:
@@ -116,18 +130,11 @@ def build_optimizer(model: SequenceClassifier, options: FinetuneOptions) -> torc
 # ---------------------------------------------------------------- device
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    if precision == "fp32" or device.type != "cuda":
-        return None
-    if precision in ("auto", "bf16") and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
+def finetune_precision(device: torch.device, precision: str) -> torch.dtype:
+    """The autocast dtype (float32: none) by pretraining's rule; an unknown name is an error."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"fine-tuning option precision must be auto|fp32|bf16, got {precision!r}")
+    return resolve_precision(precision, device)
 
 
 # ---------------------------------------------------------------- one task, one seed
@@ -176,7 +183,7 @@ def predict(model: SequenceClassifier, task: Task, data: Encoded, options: Finet
     model.eval()
     out = np.zeros(len(data), dtype=np.float64)
     for indices, batch in evaluation_batches(data, options.eval_batch_size, model.encoder.config.pad_token_id or 0):
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        with autocast(device, dtype):
             logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device), batch["token_type_ids"].to(device))
         logits = logits.float().cpu()
         values = logits.squeeze(-1) * task.regression_divisor if task.is_regression else logits.argmax(-1)
@@ -195,12 +202,14 @@ def finetune_seed(
     options: FinetuneOptions,
     device: torch.device,
     log=None,
+    on_update=None,
 ) -> SeedResult:
-    """Fine-tune a copy of `encoder` on one task with one seed."""
+    """Fine-tune a copy of `encoder` on one task with one seed; on_update(step, total) after
+    every optimiser update."""
     task, started = prepared.task, time.time()
     torch.manual_seed(seed)  # head init and dropout
     model = build_classifier(copy.deepcopy(encoder), task, options).to(device)
-    dtype = autocast_dtype(device, options.precision)
+    dtype = finetune_precision(device, options.precision)
     optimizer = build_optimizer(model, options)
     steps_per_epoch = math.ceil(len(prepared.train) / options.batch_size)
     total = steps_per_epoch * prepared.epochs
@@ -212,12 +221,13 @@ def finetune_seed(
     pad_id = model.encoder.config.pad_token_id or 0
     select_on_dev = prepared.test is not None
     dev_by_epoch, best_score, best_epoch, best_state = [], -math.inf, 0, None
+    step = 0
 
     for epoch in range(1, prepared.epochs + 1):
         model.train()
         for batch in training_batches(prepared.train, options.batch_size, order, pad_id):
             batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            with autocast(device, dtype):
                 logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
             loss = loss_fn(task, logits, batch["labels"])
             optimizer.zero_grad(set_to_none=True)
@@ -226,6 +236,9 @@ def finetune_seed(
                 nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
             optimizer.step()
             scheduler.step()
+            step += 1
+            if on_update:
+                on_update(step, total)
         if not evaluates_dev(epoch, prepared.epochs, options.max_dev_evals):
             continue
         dev = evaluate(model, task, prepared.dev, options, device, dtype)
@@ -268,28 +281,41 @@ def finetune_suite(
     glue_dir: Path | None = None,
     random_init: bool = False,
     progress: bool = True,
+    progress_file: Path | None = None,
 ) -> SuiteResult:
     """Fine-tune the encoder in `model_dir` on every task of `suite` (or the named `tasks`) with
     `seeds` seeds each; report per-task medians with spread and the suite score (mean of medians).
-    The paper uses 10 seeds on GLUE."""
+    The paper uses 10 seeds on GLUE.
+
+    progress: log each task and seed to stderr; progress_file: keep the job's live progress there
+    (tasks/finetune_progress.py). options.cpu_threads sets torch's intra-op threads, which are
+    process-wide, for the duration of this call only: they are put back on return or error. The
+    seeds drive a forked copy of torch's random state, so the caller's stream is left as it was."""
     options = options or FinetuneOptions()
     threads_before = torch.get_num_threads()
     if options.cpu_threads:
         torch.set_num_threads(options.cpu_threads)
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     try:
-        return _finetune_suite(model_dir, suite, tasks, seeds, options, glue_dir, random_init, progress)
+        with torch.random.fork_rng(devices=cuda):
+            return _finetune_suite(model_dir, suite, tasks, seeds, options, glue_dir, random_init, progress,
+                                   progress_file)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _finetune_suite(model_dir, suite, tasks, seeds, options: FinetuneOptions, glue_dir, random_init, progress) -> SuiteResult:
+def _finetune_suite(model_dir, suite, tasks, seeds, options: FinetuneOptions, glue_dir, random_init, progress,
+                    progress_file) -> SuiteResult:
     started = time.time()
     device = resolve_device(options.device)
+    finetune_precision(device, options.precision)  # a bad option fails before any loading
     log = (lambda msg: print(f"[finetune] {msg}", file=sys.stderr, flush=True)) if progress else None
+    selected = suite_tasks(suite, tasks)
+    live = FinetuneProgress(progress_file, total=len(selected) * seeds)
     tokenizer = load_tokenizer(model_dir)
     pretrained = None if random_init else load_encoder(model_dir)
     results: dict[str, TaskResult] = {}
-    for task in suite_tasks(suite, tasks):
+    for task in selected:
         prepared = prepare_task(task, tokenizer, options, glue_dir)
         if log:
             log(f"{task.name}: {len(prepared.train)} train / {len(prepared.dev)} dev"
@@ -302,7 +328,9 @@ def _finetune_suite(model_dir, suite, tasks, seeds, options: FinetuneOptions, gl
                 encoder = load_encoder(model_dir, random_init=True)
             else:
                 encoder = pretrained
-            run = finetune_seed(prepared, encoder, seed, options, device, log)
+            live.start(task.name, seed)
+            run = finetune_seed(prepared, encoder, seed, options, device, log, on_update=live.update)
+            live.run_done()
             result.runs.append(run)
             if log:
                 log(f"{task.name} seed {seed}: {task.report_split} {task.metric} {run.score:.4f} "

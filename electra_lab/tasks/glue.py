@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from electra_lab.errors import ElectraLabError
 from electra_lab.tasks.base import NO_CAPS, Example, LoadOptions, Splits, Task
 from electra_lab.tasks.splits import apply_caps
 
@@ -29,7 +30,7 @@ HUB_DATASET = "nyu-mll/glue"
 OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
-class GlueUnavailableError(RuntimeError):
+class GlueUnavailableError(ElectraLabError, RuntimeError):
     """GLUE could not be loaded (offline, missing folder, malformed file)."""
 
 
@@ -121,7 +122,11 @@ def read_glue_tsv(path: Path, task: Task) -> list[Example]:
                 skipped += 1  # QQP's train file has a few broken lines
                 continue
             text_b = row[layout.text_b] if layout.text_b is not None else None
-            examples.append(Example(row[layout.text_a], text_b, parse_label(row[layout.label], task)))
+            try:
+                label = parse_label(row[layout.label], task)
+            except ValueError as error:  # the user's file, not our code: name it and the line
+                raise GlueUnavailableError(f"GLUE {task.name}: {path} line {rows.line_num}: {error}") from None
+            examples.append(Example(row[layout.text_a], text_b, label))
     if skipped:
         log.warning("GLUE %s: skipped %d malformed rows in %s", task.name, skipped, path)
     if not examples:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from electra_lab.config import ConfigError
+
 HEAD_KINDS = ("linear", "hf_mlp")
 
 
@@ -44,7 +46,7 @@ class ClsMlpHead(nn.Module):
 def build_head(kind: str, hidden: int, num_labels: int, dropout: float = 0.1, init_std: float = 0.02) -> nn.Module:
     heads = {"linear": ClsLinearHead, "hf_mlp": ClsMlpHead}
     if kind not in heads:
-        raise ValueError(f"unknown head {kind!r}; valid: {', '.join(HEAD_KINDS)}")
+        raise ConfigError(f"unknown head {kind!r} (fine-tuning option head); valid: {', '.join(HEAD_KINDS)}")
     return heads[kind](hidden, num_labels, dropout, init_std)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from electra_lab.errors import ElectraLabError
 from electra_lab.tasks.base import NO_CAPS, LoadOptions, Task
 from electra_lab.tasks.registry import SUITES, get_task
 
@@ -25,7 +26,7 @@ _WORD = re.compile(r"[^\W_]+")
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
-class EvaluationOverlapError(RuntimeError):
+class EvaluationOverlapError(ElectraLabError, RuntimeError):
     """Pretraining documents contain evaluation text."""
 
 

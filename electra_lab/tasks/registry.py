@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from electra_lab.errors import ElectraLabError
 from electra_lab.tasks.base import LoadOptions, Splits, Task
 from electra_lab.tasks.glue import GLUE_SCORE_TASKS, GLUE_TASKS
 from electra_lab.tasks.offline import OFFLINE_TASKS
@@ -18,7 +19,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 _ALIASES = {"sst-2": "sst2", "sts-b": "stsb", "mnli-m": "mnli", "mnli_matched": "mnli"}
 
 
-class UnknownTaskError(KeyError, ValueError):  # ValueError: the CLI reports it in one line
+class UnknownTaskError(ElectraLabError, KeyError, ValueError):  # KeyError, ValueError: what callers caught before
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from electra_lab.data.packing import as_input_ids, attention_mask, token_type_ids
-from electra_lab.strategies.base import Batch
+from electra_lab.strategies._base import Batch
 
 
 class BlockSampler:

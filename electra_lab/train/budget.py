@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from electra_lab.config import Config, max_predictions
-from electra_lab.data.masking import SpecialIds
+from electra_lab.config import Config
+from electra_lab.strategies import Strategy
 
 
 @dataclass
@@ -15,8 +15,10 @@ class Budget:
     flops_per_step: list[float] = field(repr=False, default_factory=list)
 
 
-def resolve_budget(cfg: Config, strategy) -> Budget:
-    """FLOPs per step come from the strategy (they may change by phase, e.g. two-stage)."""
+def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
+    """The run's length and cost; tells the strategy the length (its phases may be fractions of it).
+
+    FLOPs per step come from the strategy (they may change by phase, e.g. two-stage)."""
     t = cfg.train
     if t.steps is not None:
         steps = t.steps
@@ -25,47 +27,44 @@ def resolve_budget(cfg: Config, strategy) -> Budget:
     else:
         steps = _steps_for_flops(strategy, t.batch_size, t.flops)
     steps = max(1, steps)
-    # the run length first: a phase boundary may be a fraction of it (two-stage's switch_fraction)
-    strategy.ctx.total_steps = steps
-    flops_per_step = [strategy.flops_per_sequence(s) * t.batch_size for s in range(steps)]
+    _set_total_steps(strategy, steps)
+    cost = _PhaseCosts(strategy)
+    flops_per_step = [cost(s) * t.batch_size for s in range(steps)]
     return Budget(steps, float(sum(flops_per_step)), flops_per_step)
 
 
-def _steps_for_flops(strategy, batch_size: int, budget: float) -> int:
+class _PhaseCosts:
+    """flops_per_sequence(step), computed once per phase: the Strategy protocol keeps a step's cost
+    constant within a phase, and a paper-scale run has a million steps (seconds of Python otherwise)."""
+
+    def __init__(self, strategy: Strategy):
+        self.strategy, self.by_phase = strategy, {}
+
+    def __call__(self, step: int) -> float:
+        phase = self.strategy.phase(step)
+        if phase not in self.by_phase:
+            self.by_phase[phase] = self.strategy.flops_per_sequence(step)
+        return self.by_phase[phase]
+
+
+def _set_total_steps(strategy: Strategy, steps: int) -> None:
+    # the one place StrategyContext.total_steps is written
+    strategy.ctx.total_steps = steps
+
+
+def _steps_for_flops(strategy: Strategy, batch_size: int, budget: float) -> int:
     """Steps until `budget` FLOPs are spent. When phases are fractions of the run, the cost of a
     step depends on the step count itself: iterate to a fixed point (constant-cost strategies stop
     after the second round)."""
     steps = 0
     for _ in range(20):
-        strategy.ctx.total_steps = steps
+        _set_total_steps(strategy, steps)
+        cost = _PhaseCosts(strategy)
         n, spent = 0, 0.0
         while spent < budget:
-            spent += strategy.flops_per_sequence(n) * batch_size
+            spent += cost(n) * batch_size
             n += 1
         if n == steps:
             break
         steps = n
     return steps
-
-
-def config_flops(cfg: Config) -> dict:
-    """What `electra-lab flops CONFIG` prints: the run's analytic pretraining FLOPs."""
-    from electra_lab.models.build import discriminator_shape, generator_shape
-    from electra_lab.train.pretrain import make_strategy
-
-    vocab = 30522 if cfg.data.tokenizer == "bert" else cfg.data.vocab_size
-    ids = SpecialIds(pad=0, cls=101, sep=102, mask=103, unk=100, vocab_size=vocab)
-    strategy = make_strategy(cfg, ids)
-    budget = resolve_budget(cfg, strategy)
-    strategy.ctx.total_steps = budget.total_steps
-    return {
-        "strategy": cfg.strategy["name"],
-        "discriminator": vars(discriminator_shape(cfg.model)),
-        "generator": vars(generator_shape(cfg.model)),
-        "vocab_size": vocab, "seq_len": cfg.data.seq_len, "batch_size": cfg.train.batch_size,
-        "max_predictions": max_predictions(cfg.masking, cfg.data.seq_len),
-        "steps": budget.total_steps,
-        "flops_per_sequence_first_step": strategy.flops_per_sequence(0),
-        "pretrain_flops": budget.total_flops,
-        "pretrain_flops_str": f"{budget.total_flops:.3g}",
-    }

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from electra_lab.errors import ElectraLabError
 
-class CheckpointError(RuntimeError):
-    pass
+
+class CheckpointError(ElectraLabError, RuntimeError):
+    """A checkpoint that cannot be read or does not fit the run being resumed."""
 
 
 def rng_state() -> dict:

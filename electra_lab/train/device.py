@@ -1,4 +1,5 @@
-"""Device and precision choice: CUDA when present, bf16 autocast where the hardware has it."""
+"""Device and precision choice: CUDA when present, bf16 autocast where the hardware has it; and
+the process-wide tuning a training process's entry point applies (tune_process)."""
 from __future__ import annotations
 
 import contextlib
@@ -9,13 +10,15 @@ from pathlib import Path
 
 import torch
 
+from electra_lab.config import ConfigError
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for (train.device, or bench --device) but CUDA is not available "
+        raise ConfigError(f"device {name!r} asked for (train.device, or bench --device) but CUDA is not available "
                          "on this machine: use cpu or auto")
     return device
 
@@ -65,3 +68,14 @@ def tune_cpu_allocator() -> bool:
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     except (OSError, AttributeError):
         return False
+
+
+def tune_process(threads: int | None, device: torch.device | str) -> None:
+    """Process-wide tuning for a training run: torch's intra-op threads (when `threads` is given)
+    and, on CPU, the allocator (tune_cpu_allocator). Both outlast the call and reach all other
+    work in the process, so entry points apply them (the CLI, and the public API's pretrain()
+    before it trains); library constructors and functions never do."""
+    if threads:
+        torch.set_num_threads(threads)
+    if torch.device(device).type == "cpu":
+        tune_cpu_allocator()

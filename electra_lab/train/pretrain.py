@@ -9,12 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from electra_lab.config import Config, max_predictions, to_dict
+from electra_lab import strategies
+from electra_lab.config import Config, to_dict
+from electra_lab.data.corpus import build_corpus
 from electra_lab.data.masking import SpecialIds
-from electra_lab.strategies import build_strategy
-from electra_lab.strategies.base import StrategyContext
+from electra_lab.data.packing import PackingOptions, pack_corpus
+from electra_lab.data.tokenizer import load_or_build_tokenizer
+from electra_lab.data.unigram import unigram_counter
+from electra_lab.tracking import Tracker
+from electra_lab.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,6 @@ class PreparedData:
 
 def config_corpus(cfg: Config):
     """The config's corpus (built once, then read from its cache)."""
-    from electra_lab.data.corpus import build_corpus
-
     d = cfg.data
     return build_corpus(d.sources, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
                         max_docs_per_source=d.max_docs_per_source, max_chars_per_source=d.max_chars_per_source,
@@ -39,9 +41,6 @@ def config_corpus(cfg: Config):
 
 def prepare_data(cfg: Config) -> PreparedData:
     """Build (or reuse from cache) the corpus, tokenizer and packed blocks the config asks for."""
-    from electra_lab.data.packing import PackingOptions, pack_corpus
-    from electra_lab.data.tokenizer import load_or_build_tokenizer
-
     d = cfg.data
     corpus = config_corpus(cfg)
     tokenizer, tok_key = load_or_build_tokenizer(d.tokenizer, d.vocab_size, corpus.train_path)
@@ -53,25 +52,6 @@ def prepare_data(cfg: Config) -> PreparedData:
     return PreparedData(packed.train, packed.valid, tokenizer, meta)
 
 
-def special_ids(tokenizer) -> SpecialIds:
-    return SpecialIds(pad=tokenizer.pad_token_id, cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
-                      mask=tokenizer.mask_token_id, unk=tokenizer.unk_token_id, vocab_size=len(tokenizer))
-
-
-def unigram_counter(blocks: np.ndarray, vocab_size: int):
-    """Token frequencies of the training blocks, computed only if a strategy asks."""
-    def counts() -> torch.Tensor:
-        flat = np.asarray(blocks[: min(len(blocks), 20000)]).reshape(-1).astype(np.int64)
-        return torch.from_numpy(np.bincount(flat, minlength=vocab_size)[:vocab_size]).float()
-    return counts
-
-
-def make_strategy(cfg: Config, ids: SpecialIds, unigram=None):
-    ctx = StrategyContext(model=cfg.model, masking=cfg.masking, ids=ids, seq_len=cfg.data.seq_len,
-                          max_predictions=max_predictions(cfg.masking, cfg.data.seq_len), unigram_counts=unigram)
-    return build_strategy(cfg.strategy, ctx)
-
-
 def _previous_wall(run_dir: Path, resumed: bool) -> float:
     """Wall time of earlier invocations of a resumed run, so the summary reports the total."""
     summary = run_dir / "summary.json"
@@ -81,25 +61,23 @@ def _previous_wall(run_dir: Path, resumed: bool) -> float:
 
 
 def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: bool = True) -> dict:
-    """Train, evaluate, checkpoint and export one run; returns a summary (run id, folders, metrics)."""
-    from electra_lab.train.trainer import Trainer
+    """Train, evaluate, checkpoint and export one run; returns a summary (run id, folders, metrics).
 
+    Process-wide tuning (threads, allocator) is the caller's: the CLI and electra_lab.pretrain do it."""
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     data = data or prepare_data(cfg)
-    ids = special_ids(data.tokenizer)
-    strategy = make_strategy(cfg, ids, unigram_counter(data.train, ids.vocab_size))
+    ids = SpecialIds.of(data.tokenizer)
+    strategy = strategies.from_config(cfg, ids, unigram_counter(data.train, ids.vocab_size))
 
     tracker = None
     if tracking:
-        from electra_lab.tracking import Tracker
-
         tracker = Tracker(cfg.run.tracking_uri, cfg.run.experiment)
         id_file = run_dir / "mlflow_run_id"
         previous = id_file.read_text().strip() if id_file.exists() and cfg.run.resume else None
         run_id = tracker.start(cfg.run.name, run_id=previous,
-                               tags={"strategy": cfg.strategy["name"], "kind": "pretrain", **cfg.run.tags})
+                               tags={"strategy": cfg.strategy.name, "kind": "pretrain", **cfg.run.tags})
         id_file.write_text(run_id)
     trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker)
     resumed = trainer.resume_if_possible()

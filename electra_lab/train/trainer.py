@@ -3,9 +3,15 @@
 It owns device, precision, accumulation, schedule, budget, evaluation, checkpoints, resume,
 progress and logging; the strategy owns the models and the loss. Nothing here knows which
 strategy it is running.
+
+Nothing here changes process-wide state: threads and the allocator are the entry point's
+(train.device.tune_process), and the run's random stream (seeded by run.seed, saved in every
+checkpoint) is swapped in only while the trainer builds models or trains, then the caller's
+stream is put back.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import time
@@ -18,17 +24,20 @@ from tqdm import tqdm
 
 from electra_lab.config import Config, to_dict
 from electra_lab.data.masking import SpecialIds
+from electra_lab.errors import ElectraLabError
 from electra_lab.models.export import export_models
 from electra_lab.models.packed_dropout import install_packed_dropout
+from electra_lab.progress import write_progress
+from electra_lab.strategies import Strategy
 from electra_lab.train import checkpoint as ckpt
 from electra_lab.train.budget import resolve_budget
 from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
-from electra_lab.train.device import autocast, resolve_device, resolve_precision, tune_cpu_allocator
+from electra_lab.train.device import autocast, resolve_device, resolve_precision
 from electra_lab.train.optim import build_optimizer, build_scheduler
 
 
-class TrainingDiverged(RuntimeError):
-    pass
+class TrainingDiverged(ElectraLabError, RuntimeError):
+    """A non-finite loss: the run stops, naming the step; the last good checkpoint stays."""
 
 
 class MetricWindow:
@@ -55,22 +64,22 @@ class MetricWindow:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, strategy, ids: SpecialIds, train_blocks: np.ndarray, valid_blocks: np.ndarray,
+    def __init__(self, cfg: Config, strategy: Strategy, ids: SpecialIds, train_blocks: np.ndarray, valid_blocks: np.ndarray,
                  run_dir: Path, tokenizer, tracker=None):
         self.cfg, self.strategy, self.ids = cfg, strategy, ids
         self.train_blocks, self.valid_blocks = train_blocks, valid_blocks
         self.run_dir, self.tokenizer, self.tracker = Path(run_dir), tokenizer, tracker
         self.device = resolve_device(cfg.train.device)
         self.dtype = resolve_precision(cfg.train.precision, self.device)
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
-        if self.device.type == "cpu":
-            tune_cpu_allocator()
-
-        torch.manual_seed(cfg.run.seed)
         self.budget = resolve_budget(cfg, strategy)
-        strategy.ctx.total_steps = self.budget.total_steps
-        self.models: nn.ModuleDict = strategy.build().to(self.device)
+        caller_rng = ckpt.rng_state()
+        torch.manual_seed(cfg.run.seed)
+        try:
+            self.models: nn.ModuleDict = strategy.build().to(self.device)
+            self._rng = ckpt.rng_state()  # the run's stream continues from here when training starts
+        finally:
+            ckpt.set_rng_state(caller_rng)
+        self._rng_swapped_in = False
         if cfg.train.packed_dropout:
             install_packed_dropout(self.models)
         self.optimizer = build_optimizer(strategy.param_groups(self.models), cfg.optim, self.device)
@@ -95,7 +104,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "step": self.step, "flops": self.flops, "tokens": self.tokens,
-            "data": self.data_state, "rng": ckpt.rng_state(),
+            "data": self.data_state, "rng": ckpt.rng_state() if self._rng_swapped_in else self._rng,
             "snapshots_done": self.snapshots_done, "history": self.history,
             "config": to_dict(self.cfg),
         }
@@ -109,7 +118,10 @@ class Trainer:
         self.sampler.load_state_dict(self.data_state)
         self.snapshots_done = list(state.get("snapshots_done", []))
         self.history = list(state.get("history", []))
-        ckpt.set_rng_state(state["rng"])
+        if self._rng_swapped_in:
+            ckpt.set_rng_state(state["rng"])
+        else:
+            self._rng = state["rng"]
 
     def save(self) -> None:
         ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
@@ -121,6 +133,23 @@ class Trainer:
         return False
 
     # ------------------------------------------------------------------ loop
+
+    @contextlib.contextmanager
+    def run_rng(self):
+        """Swap the run's random stream in for the duration (masking, sampling, dropout draw from
+        it), then put the caller's back."""
+        if self._rng_swapped_in:
+            yield
+            return
+        caller = ckpt.rng_state()
+        ckpt.set_rng_state(self._rng)
+        self._rng_swapped_in = True
+        try:
+            yield
+        finally:
+            self._rng = ckpt.rng_state()
+            self._rng_swapped_in = False
+            ckpt.set_rng_state(caller)
 
     def _maybe_compile(self, fn):
         if not self.cfg.train.compile:
@@ -142,30 +171,41 @@ class Trainer:
                    dynamic_ncols=True, desc=self.cfg.run.name)
         tokens_per_step = t.batch_size * self.cfg.data.seq_len
         last_time, last_step = time.perf_counter(), self.step
-        try:
-            while self.step < stop_at:
-                self.train_step(prefetch, window)
-                self.flops += self.budget.flops_per_step[self.step]
-                self.tokens += tokens_per_step
-                self.step += 1
-                bar.update(1)
+        with self.run_rng():
+            try:
+                while self.step < stop_at:
+                    self.train_step(prefetch, window)
+                    self.flops += self.budget.flops_per_step[self.step]
+                    self.tokens += tokens_per_step
+                    self.step += 1
+                    bar.update(1)
 
-                last = self.step == self.budget.total_steps
-                if self.step % t.log_every == 0 or last:
-                    now = time.perf_counter()
-                    rate = (self.step - last_step) * tokens_per_step / max(now - last_time, 1e-9)
-                    last_time, last_step = now, self.step
-                    logged = self._log("train", window.read(), extra={"tokens_per_s": rate})
-                    bar.set_postfix(loss=f"{logged.get('train/loss', float('nan')):.3f}", tok_s=f"{rate:,.0f}")
-                if self.step % t.eval_every == 0 or last:
-                    self._log("eval", self.evaluate())
-                self._take_snapshots()
-                if self.step % t.checkpoint_every == 0 or last:
-                    self.save()
-        finally:
-            prefetch.close()
-            bar.close()
+                    last = self.step == self.budget.total_steps
+                    if self.step % t.log_every == 0 or last:
+                        now = time.perf_counter()
+                        rate = (self.step - last_step) * tokens_per_step / max(now - last_time, 1e-9)
+                        last_time, last_step = now, self.step
+                        logged = self._log("train", window.read(), extra={"tokens_per_s": rate})
+                        loss = logged.get("train/loss", float("nan"))
+                        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+                        self._write_progress(rate, loss)
+                    if self.step % t.eval_every == 0 or last:
+                        self._log("eval", self.evaluate())
+                    self._take_snapshots()
+                    if self.step % t.checkpoint_every == 0 or last:
+                        self.save()
+            finally:
+                prefetch.close()
+                bar.close()
         return self.history[-1] if self.history else {}
+
+    def _write_progress(self, tokens_per_s: float, loss: float) -> None:
+        """<run_dir>/progress.json: what a parent process (demo, studies) shows as this job's line."""
+        left = self.budget.total_steps - self.step
+        steps_per_s = tokens_per_s / (self.cfg.train.batch_size * self.cfg.data.seq_len)
+        write_progress(self.run_dir / "progress.json", kind="pretrain", step=self.step,
+                       total_steps=self.budget.total_steps, tokens_per_s=tokens_per_s, loss=loss,
+                       phase=self.strategy.phase(max(self.step - 1, 0)), eta_s=left / max(steps_per_s, 1e-9))
 
     def train_step(self, prefetch: Prefetcher, window: MetricWindow) -> None:
         """One optimiser step: grad_accum micro-batches under autocast, backward, clip, step,

@@ -5,21 +5,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from electra_lab.strategies.base import Batch
+from electra_lab.strategies._base import Batch
 from electra_lab.train.batches import make_batch
+from electra_lab.train.budget import resolve_budget
 from electra_lab.train.optim import build_optimizer
-from electra_lab.train.pretrain import make_strategy, special_ids, unigram_counter
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
+from electra_lab.data.unigram import unigram_counter
 
 from ..conftest import make_blocks
 
 
 def setup(tiny_cfg, tokenizer, total_steps: int = 10, batch_size: int = 8, **overrides):
-    """(cfg, strategy, models, batch) for the tiny model; the strategy gets the blocks' unigram counts."""
-    cfg = tiny_cfg(**overrides)
-    ids = special_ids(tokenizer)
+    """(cfg, strategy, models, batch) for the tiny model of a total_steps-step run; the strategy
+    gets the blocks' unigram counts."""
+    cfg = tiny_cfg(**{"train.steps": total_steps, **overrides})
+    ids = SpecialIds.of(tokenizer)
     blocks = make_blocks(batch_size, cfg.data.seq_len, ids.vocab_size)
-    strategy = make_strategy(cfg, ids, unigram_counter(blocks, ids.vocab_size))
-    strategy.ctx.total_steps = total_steps
+    strategy = from_config(cfg, ids, unigram_counter(blocks, ids.vocab_size))
+    resolve_budget(cfg, strategy)
     torch.manual_seed(0)
     models = strategy.build()
     batch = make_batch(blocks, ids.pad, ids.sep, torch.device("cpu"))

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from electra_lab.data.masking import gather_positions
 from electra_lab.models.heads import encode, mlm_logits_at
-from electra_lab.strategies import common
+from electra_lab.strategies import _common as common
 
 from .helpers import setup
 

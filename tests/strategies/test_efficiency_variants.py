@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from electra_lab.config import ConfigError
-from electra_lab.strategies import common
+from electra_lab.strategies import _common as common
 from electra_lab.strategies.all_tokens_mlm import copy_mixture_log_prob
-from electra_lab.train.pretrain import make_strategy, special_ids
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
 
 from .helpers import setup
 
@@ -50,7 +51,7 @@ def test_replace_mlm_model_reads_samples_never_mask(tiny_cfg, tiny_tokenizer):
 
 @pytest.mark.parametrize("name", ["replace_mlm", "all_tokens_mlm"])
 def test_mlm_variants_refuse_gdes(tiny_cfg, tiny_tokenizer, name):
-    strategy = make_strategy(tiny_cfg(**{"strategy.name": name, "model.sharing": "gdes"}), special_ids(tiny_tokenizer))
+    strategy = from_config(tiny_cfg(**{"strategy.name": name, "model.sharing": "gdes"}), SpecialIds.of(tiny_tokenizer))
     with pytest.raises(ConfigError, match="gdes"):
         strategy.build()
 

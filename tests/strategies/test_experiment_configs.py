@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 from transformers import ElectraModel
 
-from electra_lab.config import ModelConfig, load_config, load_yaml_tree
-from electra_lab.train.pretrain import make_strategy, special_ids, unigram_counter
+from electra_lab.config import ModelConfig, load_yaml_tree
+from electra_lab.experiment import load_config
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
+from electra_lab.data.unigram import unigram_counter
 from electra_lab.train.trainer import Trainer
 
 from ..conftest import make_blocks, tiny_overrides
@@ -33,10 +36,10 @@ def test_config_runs_two_steps_and_exports(path, tiny_tokenizer, tmp_path):
         "train.checkpoint_every": 100, "train.threads": 1,
     })
     cfg = load_config(path, shrink)
-    ids = special_ids(tiny_tokenizer)
+    ids = SpecialIds.of(tiny_tokenizer)
     train = make_blocks(16, cfg.data.seq_len, ids.vocab_size, seed=1)
     valid = make_blocks(8, cfg.data.seq_len, ids.vocab_size, seed=2)
-    strategy = make_strategy(cfg, ids, unigram_counter(train, ids.vocab_size))
+    strategy = from_config(cfg, ids, unigram_counter(train, ids.vocab_size))
     trainer = Trainer(cfg, strategy, ids, train, valid, tmp_path / "run", tiny_tokenizer)
     trainer.fit()
 

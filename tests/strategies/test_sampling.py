@@ -1,10 +1,10 @@
-"""The generator's sampler (strategies/common.sample_from_softmax) draws from softmax(logits / T):
+"""The generator's sampler (strategies/_common.sample_from_softmax) draws from softmax(logits / T):
 frequencies pass a chi-square test across full blocks and the ragged last block, masked tokens
 are never drawn, and shapes and seeding behave."""
 import pytest
 import torch
 
-from electra_lab.strategies.common import sample_from_softmax
+from electra_lab.strategies._common import sample_from_softmax
 
 VOCAB = 600  # two full 256-entry blocks and a ragged block of 88
 DRAWS = 40_000

@@ -6,9 +6,10 @@ from transformers import ElectraForPreTraining
 from electra_lab.config import ConfigError
 from electra_lab.models.export import export_models
 from electra_lab.models.sharing import DeltaEmbedding
-from electra_lab.strategies import common
+from electra_lab.strategies import _common as common
 from electra_lab.train.optim import build_optimizer
-from electra_lab.train.pretrain import make_strategy, special_ids
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
 
 from .helpers import changed_names, setup, snapshot
 
@@ -58,7 +59,7 @@ def test_all_makes_one_tensor_per_transformer_weight(tiny_cfg, tiny_tokenizer):
 
 
 def test_all_with_unequal_sizes_is_a_clear_error(tiny_cfg, tiny_tokenizer):
-    strategy = make_strategy(tiny_cfg(**{"model.sharing": "all", "model.gen_fraction": 0.5}), special_ids(tiny_tokenizer))
+    strategy = from_config(tiny_cfg(**{"model.sharing": "all", "model.gen_fraction": 0.5}), SpecialIds.of(tiny_tokenizer))
     with pytest.raises(ConfigError, match=r"sharing=all needs equal .*gen_fraction=1.0"):
         strategy.build()
 

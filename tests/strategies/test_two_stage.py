@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from electra_lab.config import ConfigError
-from electra_lab.train.pretrain import make_strategy, special_ids
-from electra_lab.train.trainer import Trainer
+from electra_lab.strategies import from_config
+from electra_lab.data.masking import SpecialIds
 
-from ..conftest import make_blocks
+from ..conftest import make_trainer
 from .helpers import assert_updates, optimizer_step, setup
 
 EQUAL = {"strategy.name": "two_stage", "model.gen_fraction": 1.0}
@@ -14,13 +14,13 @@ EQUAL = {"strategy.name": "two_stage", "model.gen_fraction": 1.0}
 
 def test_unequal_sizes_are_refused_at_build(tiny_cfg, tiny_tokenizer):
     cfg = tiny_cfg(**{"strategy.name": "two_stage", "model.gen_fraction": 0.5})
-    strategy = make_strategy(cfg, special_ids(tiny_tokenizer))
+    strategy = from_config(cfg, SpecialIds.of(tiny_tokenizer))
     with pytest.raises(ConfigError, match=r"same size.*model.gen_fraction=1.0"):
         strategy.build()
 
 
 def test_tie_all_is_refused(tiny_cfg, tiny_tokenizer):
-    strategy = make_strategy(tiny_cfg(**EQUAL, **{"model.sharing": "all"}), special_ids(tiny_tokenizer))
+    strategy = from_config(tiny_cfg(**EQUAL, **{"model.sharing": "all"}), SpecialIds.of(tiny_tokenizer))
     with pytest.raises(ConfigError, match="frozen"):
         strategy.build()
 
@@ -29,13 +29,16 @@ def test_switch_step_and_phases(tiny_cfg, tiny_tokenizer):
     _, strategy, _, _ = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL, **{"strategy.switch_fraction": 0.3})
     assert [strategy.phase(s) for s in (0, 2, 3, 9)] == ["generator", "generator", "discriminator", "discriminator"]
     _, fixed, _, _ = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL, **{"strategy.switch_step": 7})
-    assert fixed.switch_step == 7
+    # an explicit switch_step wins over the default switch_fraction (0.5 of 10 steps would switch at 5)
+    assert fixed.switch_step == 7 and [fixed.phase(s) for s in (5, 6, 7)] == ["generator", "generator", "discriminator"]
 
 
 @pytest.mark.parametrize("sharing", ["embeddings", "none", "gdes"])
 def test_switch_copies_the_generator_then_trains_only_the_discriminator(tiny_cfg, tiny_tokenizer, sharing):
+    # untied, the official generator embeds at its hidden size (32 != 16): keep the discriminator's width so it copies
     cfg, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL,
-                                         **{"strategy.switch_step": 1, "model.sharing": sharing})
+                                         **{"strategy.switch_step": 1, "model.sharing": sharing,
+                                            "model.untied_gen_embedding": "discriminator"})
     optimizer_step(cfg, strategy, models, batch, step=0)  # phase 1 moves the generator away from its init
     gen, disc = models["generator"].electra, models["discriminator"].electra
     assert not bool(models.switched)
@@ -69,13 +72,6 @@ def test_without_init_the_discriminator_keeps_its_own_weights(tiny_cfg, tiny_tok
     with torch.no_grad():
         strategy.step(models, batch, 0)
     assert torch.equal(models["discriminator"].get_parameter(layer), before)
-
-
-def make_trainer(cfg, tokenizer, run_dir):
-    ids = special_ids(tokenizer)
-    train = make_blocks(32, cfg.data.seq_len, ids.vocab_size, seed=1)
-    valid = make_blocks(8, cfg.data.seq_len, ids.vocab_size, seed=2)
-    return Trainer(cfg, make_strategy(cfg, ids), ids, train, valid, run_dir, tokenizer)
 
 
 def test_resume_after_the_switch_does_not_copy_again(tiny_cfg, tiny_tokenizer, tmp_path):

@@ -1,12 +1,15 @@
 """Scale-search spec checks, job plan and the statistics of its report."""
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from electra_lab.config import ConfigError
-from electra_lab.studies.scale_search import FLOOR, collect_points, load_spec, plan_jobs, summarise, write_report
+from electra_lab.config import DEFAULT_TRACKING_URI, ConfigError
+from electra_lab.errors import ElectraLabError
+from electra_lab.studies.scale_search import (FLOOR, NoPoints, collect_points, load_spec, plan_jobs, run_scale_search,
+                                              summarise, write_report)
 
 SPEC = """
 floor_from: a
@@ -24,12 +27,40 @@ def write_spec(tmp_path, text=SPEC):
 
 
 def test_shipped_spec_loads():
-    from electra_lab.studies.scale_search import EXPERIMENTS
+    from electra_lab.studies.shipped_configs import experiment_path
 
-    spec = load_spec(EXPERIMENTS / "studies" / "scale_search.yaml")
+    spec = load_spec(experiment_path("studies/scale_search.yaml"))
     assert spec.floor_from in [v.name for v in spec.variants]
     for v in spec.variants:
-        assert (EXPERIMENTS / v.config).exists(), v.config
+        assert experiment_path(v.config).exists(), v.config
+
+
+def test_every_child_command_carries_the_study_tracking_uri(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'study.db'}"
+    jobs = plan_jobs(load_spec(write_spec(tmp_path, SPEC + f"tracking_uri: {uri}\n")), tmp_path / "out")
+    for job in jobs:
+        carried = [a for a in job.command if a.startswith("run.tracking_uri=")] if job.name.startswith("pretrain:") \
+            else [b for a, b in zip(job.command, job.command[1:]) if a == "--tracking-uri"]
+        assert carried in ([f"run.tracking_uri={uri}"], [uri]), job.name
+    default = plan_jobs(load_spec(write_spec(tmp_path)), tmp_path / "out")[0]
+    assert f"run.tracking_uri={DEFAULT_TRACKING_URI}" in default.command
+
+
+def test_store_is_created_at_the_spec_tracking_uri(tmp_path, monkeypatch):
+    created = []
+    monkeypatch.setattr("electra_lab.tracking.Tracker", lambda uri, experiment: created.append((uri, experiment)))
+    monkeypatch.setattr("electra_lab.studies.scale_search.run_jobs", lambda jobs, workers: None)
+    spec = write_spec(tmp_path, SPEC + "tracking_uri: sqlite:///elsewhere.db\nexperiment: study-x\n")
+    with pytest.raises(NoPoints):  # nothing ran
+        run_scale_search(spec, tmp_path / "out")
+    assert created == [("sqlite:///elsewhere.db", "study-x")]
+
+
+def test_jobs_name_their_progress_files(tmp_path):
+    jobs = {j.name: j for j in plan_jobs(load_spec(write_spec(tmp_path)), tmp_path / "out")}
+    assert jobs["pretrain:a"].progress == Path("runs/scale_search/a/progress.json")  # where the trainer writes it
+    finetune = jobs["finetune:b:n400"]
+    assert finetune.progress is not None and finetune.command[finetune.command.index("--progress") + 1] == str(finetune.progress)
 
 
 def test_plan_has_one_pretraining_per_variant_and_finetunes_after_it(tmp_path):
@@ -100,5 +131,6 @@ def test_report_is_written_with_tables_and_plot(tmp_path):
 
 
 def test_no_points_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no fine-tuning points"):
+    with pytest.raises(FileNotFoundError, match="no fine-tuning points") as caught:
         collect_points(tmp_path)
+    assert isinstance(caught.value, ElectraLabError)  # the CLI reports it in one line

@@ -72,12 +72,42 @@ def test_regression_pair_task_reports_dev_and_doubles_pairs(tiny_model_dir):
     assert -1.0 <= run.score <= 1.0 and not math.isnan(run.score)
 
 
-def test_random_init_and_hf_head_and_official_decay(tiny_model_dir):
-    options = FinetuneOptions(batch_size=16, device="cpu", head="hf_mlp", official_extra_layer_decay=True,
-                              adam_bias_correction=True)
-    result = finetune_suite(tiny_model_dir, tasks=[sentiment_task()], seeds=1, options=options,
-                            random_init=True, progress=False)
-    assert result.random_init and 0.0 <= result.score <= 1.0
+def test_random_init_and_hf_head_and_official_decay(tiny_model_dir, monkeypatch):
+    """Each switch reaches the run: the classifier finetune_suite trains has the HF MLP head on a
+    freshly initialised encoder, and its optimiser is bias-corrected AdamW with the official
+    extra layer-decay factor; without the switches: linear head, saved weights, no correction."""
+    from electra_lab.tasks import finetune as ft
+    from electra_lab.tasks.heads import ClsLinearHead, ClsMlpHead
+
+    real_optimizer, seen = ft.build_optimizer, {}
+
+    def spy(model, options):  # called once per seed, before the first update
+        optimizer = real_optimizer(model, options)
+        seen.update(head=type(model.head), optimizer=type(optimizer),
+                    lrs={g["depth"]: g["lr"] / options.lr for g in optimizer.param_groups},
+                    words=model.encoder.embeddings.word_embeddings.weight.detach().clone())
+        return optimizer
+
+    monkeypatch.setattr(ft, "build_optimizer", spy)
+    saved = load_encoder(tiny_model_dir).embeddings.word_embeddings.weight.detach()
+
+    def run(**switches):
+        options = FinetuneOptions(batch_size=16, device="cpu", layer_decay=0.5, **switches)
+        result = finetune_suite(tiny_model_dir, tasks=[sentiment_task()], seeds=1, options=options,
+                                random_init="head" in switches, progress=False)
+        assert result.random_init == ("head" in switches) and 0.0 <= result.score <= 1.0
+        return dict(seen)
+
+    # base_seed 7: the fixture's "pretrained" weights are themselves a seed-0 initialisation
+    on = run(head="hf_mlp", official_extra_layer_decay=True, adam_bias_correction=True, base_seed=7)
+    assert on["head"] is ClsMlpHead and on["optimizer"] is torch.optim.AdamW
+    assert on["lrs"] == pytest.approx({0: 0.0625, 1: 0.125, 2: 0.25, 3: 1.0})  # 2 layers, one extra factor 0.5
+    assert not torch.equal(on["words"], saved)
+
+    off = run()
+    assert off["head"] is ClsLinearHead and off["optimizer"] is not torch.optim.AdamW
+    assert off["lrs"] == pytest.approx({0: 0.125, 1: 0.25, 2: 0.5, 3: 1.0})
+    assert torch.equal(off["words"], saved)
 
 
 def test_random_init_differs_from_pretrained(tiny_model_dir):
@@ -136,3 +166,30 @@ def test_max_dev_evals_spaces_dev_passes_and_always_ends_with_one():
     assert [e for e in range(1, 26) if evaluates_dev(e, 25, 8)] == [4, 8, 12, 16, 20, 24, 25]
     assert [e for e in range(1, 4) if evaluates_dev(e, 3, 8)] == [1, 2, 3]
     assert all(evaluates_dev(e, 25, 0) for e in range(1, 26))  # off: every epoch
+
+
+def test_progress_file_names_task_seed_and_runs_done(tmp_path, tiny_model_dir):
+    import json
+
+    path = tmp_path / "job" / "progress.json"
+    finetune_suite(tiny_model_dir, tasks=[sentiment_task()], seeds=2, options=FAST, progress=False, progress_file=path)
+    fields = json.loads(path.read_text())
+    assert {k: fields[k] for k in ("kind", "task", "seed", "done", "total")} == \
+        {"kind": "finetune", "task": "fixture_sentiment", "seed": 1, "done": 2, "total": 2}
+    assert fields["steps"] == 4 and fields["step"] == 4  # 64 examples / batch 16, one epoch
+
+
+def test_precision_follows_the_pretraining_device_policy(monkeypatch):
+    from electra_lab.config import ConfigError
+    from electra_lab.tasks.finetune import finetune_precision
+    from electra_lab.train import device
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device, "cpu_has_fast_bf16", lambda: True)
+    assert finetune_precision(cpu, "auto") == torch.bfloat16  # a CPU with bf16 matrix instructions
+    assert finetune_precision(cpu, "fp32") == torch.float32
+    monkeypatch.setattr(device, "cpu_has_fast_bf16", lambda: False)
+    assert finetune_precision(cpu, "auto") == torch.float32
+    assert finetune_precision(cpu, "bf16") == torch.bfloat16  # asked for: given, not silently fp32
+    with pytest.raises(ConfigError, match="precision"):
+        finetune_precision(cpu, "fp16")

@@ -32,9 +32,11 @@ def test_finetune_command_logs_a_child_of_the_pretraining_run(tmp_path, tiny_mod
 
     write_sst2(tmp_path / "glue")
     code = main(["finetune", str(run_dir), "--suite", "glue", "--tasks", "sst2", "--seeds", "1",
-                 "--glue-dir", str(tmp_path / "glue"), "--tracking-uri", uri,
+                 "--glue-dir", str(tmp_path / "glue"), "--tracking-uri", uri, "--progress", str(tmp_path / "p.json"),
                  "--set", "epochs={sst2: 1}", "batch_size=16", "cpu_threads=1", "device=cpu"])
     assert code == 0
+    progress = json.loads((tmp_path / "p.json").read_text())
+    assert (progress["kind"], progress["task"], progress["done"], progress["total"]) == ("finetune", "sst2", 1, 1)
     assert "sst2" in capsys.readouterr().out
     children = mlflow.search_runs(experiment_names=["electra-lab"],
                                   filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")

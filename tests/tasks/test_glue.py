@@ -152,3 +152,12 @@ def test_glue_task_descriptions():
     assert {n for n in GLUE_SCORE_TASKS if get_task(n).symmetric} == {"mrpc", "stsb"}
     assert {n for n in GLUE_SCORE_TASKS if get_task(n).epochs == 10} == {"rte", "stsb"}
     assert all(get_task(n).report_split == "dev" for n in GLUE_SCORE_TASKS)
+
+
+def test_a_label_outside_the_classes_names_the_file_and_line(tmp_path):
+    folder = tmp_path / "SST-2"
+    folder.mkdir()
+    for split in ("train", "dev"):
+        (folder / f"{split}.tsv").write_text("sentence\tlabel\nfine film\t1\nodd row\t7\n")
+    with pytest.raises(GlueUnavailableError, match=r"SST-2/train.tsv line 3: sst2: label '7' outside 0..1"):
+        get_task("sst2").load(LoadOptions(glue_dir=tmp_path))

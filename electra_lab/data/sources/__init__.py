@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Iterator
 
+from electra_lab.config import ConfigError
 from electra_lab.data.download import SourceUnavailable
 from electra_lab.data.sources.base import Document, SourceFn
 
@@ -49,13 +50,13 @@ def resolve_source(spec: str) -> SourceFn:
     """The `documents(cache_dir)` function for a source name such as "debian:sqlite3-doc"."""
     lowered = spec.lower()
     if any(word in lowered for word in _FORBIDDEN) and not lowered.startswith("local:"):
-        raise ValueError(f"{spec!r} is downstream evaluation data and must not be used for pretraining")
+        raise ConfigError(f"{spec!r} is downstream evaluation data and must not be used for pretraining")
     if spec in _PLAIN:
         return _module(_PLAIN[spec]).documents
     kind, sep, argument = spec.partition(":")
     if sep and kind in _PARAMETRISED and argument:
         return partial(_module(_PARAMETRISED[kind]).documents, **{_ARGUMENT_NAMES[kind]: argument})
-    raise ValueError(f"unknown text source {spec!r}; known: {', '.join(known_sources())}")
+    raise ConfigError(f"unknown text source {spec!r}; known: {', '.join(known_sources())}")
 
 
 def source_documents(spec: str, cache_dir: Path) -> Iterator[Document]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
+from electra_lab.config import ConfigError
 from electra_lab.data.clean import normalize_whitespace
 from electra_lab.data.download import SourceUnavailable
 from electra_lab.data.sources.base import Document
@@ -42,7 +43,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     """'wikitext:wikitext-103-raw-v1' -> ('wikitext', 'wikitext-103-raw-v1')."""
     name, _, config = spec.partition(":")
     if not name:
-        raise ValueError(f"hub source needs a dataset name, got 'hub:{spec}'")
+        raise ConfigError(f"hub source needs a dataset name, got 'hub:{spec}'")
     return name, config or None
 
 

@@ -21,12 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from electra_lab.errors import ElectraLabError
 from electra_lab.paths import cache_root
 
 log = logging.getLogger(__name__)
 
 
-class TaskDataError(RuntimeError):
+class TaskDataError(ElectraLabError, RuntimeError):
     """A task's source package could not be had, or its content is not what we pinned."""
 
 

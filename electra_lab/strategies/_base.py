@@ -1,8 +1,10 @@
 """The strategy interface: what differs between the paper's training algorithms, and nothing else.
 
 The trainer calls these methods without knowing which strategy it runs. A strategy module holds
-an `Options` dataclass (its config keys under `strategy:`) and a `Strategy` class that satisfies
-the Protocol below; adding one is one file in this package plus one YAML under experiments/.
+an `Options` dataclass (its config keys under `strategy:`, a StrategyOptions subclass) and a
+`Strategy` class that satisfies the Protocol below, usually by deriving from StrategyBase and
+writing only build, step and flops_per_sequence; adding one is one file in this package plus one
+YAML under experiments/. Modules whose name starts with an underscore (this one) are helpers.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Callable, Protocol
 import torch
 from torch import nn
 
-from electra_lab.config import MaskingConfig, ModelConfig
+from electra_lab.config import MaskingConfig, ModelConfig, StrategyOptions
 from electra_lab.data.masking import SpecialIds
 
 # a metric is a (sum, count) pair of 0-dim tensors, so averages over steps/batches stay exact
@@ -42,7 +44,7 @@ class StrategyContext:
     ids: SpecialIds
     seq_len: int
     max_predictions: int
-    total_steps: int = 0  # filled by the trainer once the budget is resolved
+    total_steps: int = 0  # the run's length: set by train.budget.resolve_budget, and only there
     unigram_counts: Callable[[], torch.Tensor] | None = None  # token frequencies of the training data
 
 
@@ -60,10 +62,45 @@ class Strategy(Protocol):
         """A label for what is being trained at `step` (e.g. two-stage: generator / discriminator)."""
 
     def flops_per_sequence(self, step: int) -> float:
-        """Training FLOPs (forward + backward, official counting) for one sequence at `step`."""
+        """Training FLOPs (forward + backward, official counting) for one sequence at `step`;
+        constant within a phase (the budget computes it once per phase)."""
 
     def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
         """Models to export by folder name; 'encoder' is the one fine-tuning uses."""
+
+
+class StrategyBase:
+    """The defaults every strategy shares; a strategy overrides only what differs.
+
+    One model set trained as one parameter group, a constant phase label, and the export of the
+    model under `encoder_key` as 'encoder' (plus the generator when there is one)."""
+
+    phase_name = "joint"
+    encoder_key = "discriminator"
+
+    def __init__(self, options: StrategyOptions, ctx: StrategyContext):
+        self.options, self.ctx = options, ctx
+
+    def param_groups(self, models: nn.ModuleDict) -> list[dict]:
+        return [{"named_params": all_named_params(models)}]
+
+    def phase(self, step: int) -> str:
+        return self.phase_name
+
+    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
+        exported = {"encoder": models[self.encoder_key]}
+        if "generator" in models:
+            exported["generator"] = models["generator"]
+        return exported
+
+
+def step_output(loss: torch.Tensor, *metric_groups: dict[str, Metric]) -> StepOutput:
+    """The step's result: its loss to backpropagate, and every metric group plus 'loss' itself."""
+    metrics: dict[str, Metric] = {}
+    for group in metric_groups:
+        metrics.update(group)
+    metrics["loss"] = scalar_metric(loss)
+    return StepOutput(loss, metrics)
 
 
 def mean_metric(values: torch.Tensor, weights: torch.Tensor | None = None) -> Metric:

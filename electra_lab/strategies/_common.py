@@ -16,7 +16,7 @@ from electra_lab.models.build import (Shape, build_discriminator, build_generato
                                       discriminator_shape, generator_shape)
 from electra_lab.models.heads import encode, mlm_logits_at, rtd_logits
 from electra_lab.models.sharing import apply_sharing
-from electra_lab.strategies.base import Batch, Metric, StrategyContext, mean_metric
+from electra_lab.strategies._base import Batch, Metric, StrategyContext, mean_metric
 
 
 def mask_batch(batch: Batch, ctx: StrategyContext, style: str | None = None) -> MaskedBatch:
@@ -118,6 +118,15 @@ def generator_predictions(models: nn.ModuleDict, key: str, batch: Batch, masked:
     return mlm_logits_at(hidden, model, masked.positions)
 
 
+def mlm_training_loss(models: nn.ModuleDict, key: str, batch: Batch, ctx: StrategyContext,
+                      prefix: str) -> tuple[torch.Tensor, dict[str, Metric]]:
+    """Masked language modelling of models[key] on [MASK]ed input: (loss, {prefix}_loss/_acc metrics)."""
+    masked = mask_batch(batch, ctx)
+    logits = generator_predictions(models, key, batch, masked)
+    loss = mlm_loss(logits, masked.labels, masked.weights)
+    return loss, mlm_metrics(logits, masked.labels, masked.weights, loss, prefix)
+
+
 def replace_with_samples(batch: Batch, masked: MaskedBatch, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Original tokens with the samples written at the masked slots.
 
@@ -213,7 +222,7 @@ def discriminate(models: nn.ModuleDict, corrupted: torch.Tensor, batch: Batch) -
 
 
 def flops_shape(shape: Shape, ctx: StrategyContext) -> flops.TransformerShape:
-    """Our model shape in the FLOPs module's terms (embedding size is the discriminator's: tied)."""
+    """Our model shape in the FLOPs module's terms (embedding size as built: see generator_shape)."""
     return flops.TransformerShape(
         layers=shape.layers, hidden=shape.hidden, heads=shape.heads, ffn=shape.ffn,
         embedding_size=shape.embedding_size, vocab_size=ctx.ids.vocab_size, seq_len=ctx.seq_len,
