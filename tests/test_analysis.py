@@ -1,9 +1,7 @@
 """The analysis notebook runs end to end against a real (tiny) tracked pretraining run."""
-import os
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from electra_lab.tracking import Tracker

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from electra_lab.bench.reference import build_reference_models, naive_mask, reference_losses
+from electra_lab.data.masking import SpecialIds
 from electra_lab.strategies import _common as common
+from electra_lab.strategies import from_config
 from electra_lab.train.batches import make_batch
 from electra_lab.train.budget import resolve_budget
 from electra_lab.train.device import autocast
-from electra_lab.strategies import from_config
-from electra_lab.data.masking import SpecialIds
 
 from .conftest import make_blocks
 

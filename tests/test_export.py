@@ -1,9 +1,9 @@
 import torch
 from transformers import AutoTokenizer, ElectraForMaskedLM, ElectraForPreTraining, ElectraModel
 
-from electra_lab.train.batches import make_batch
-from electra_lab.strategies import from_config
 from electra_lab.data.masking import SpecialIds
+from electra_lab.strategies import from_config
+from electra_lab.train.batches import make_batch
 
 from .conftest import make_blocks
 

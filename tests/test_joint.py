@@ -1,12 +1,11 @@
 import pytest
 import torch
 
+from electra_lab.data.masking import SpecialIds
 from electra_lab.strategies import _common as common
-from electra_lab.strategies._base import Batch
+from electra_lab.strategies import from_config
 from electra_lab.train.batches import make_batch
 from electra_lab.train.budget import resolve_budget
-from electra_lab.strategies import from_config
-from electra_lab.data.masking import SpecialIds
 
 from .conftest import make_blocks
 

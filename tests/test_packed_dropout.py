@@ -6,8 +6,16 @@ import torch
 from torch import nn
 from transformers import ElectraConfig, ElectraForPreTraining
 
-from electra_lab.models.packed_dropout import (ATTENTION_NAME, PackedDropout, drop_threshold, install_packed_dropout,
-                                               keep_mask, packed_attention, packed_dropout, remove_packed_dropout)
+from electra_lab.models.packed_dropout import (
+    ATTENTION_NAME,
+    PackedDropout,
+    drop_threshold,
+    install_packed_dropout,
+    keep_mask,
+    packed_attention,
+    packed_dropout,
+    remove_packed_dropout,
+)
 from electra_lab.train.trainer import Trainer
 
 
@@ -135,8 +143,8 @@ def test_training_with_padding_is_seeded_and_finite():
 
 @pytest.mark.parametrize("on", [True, False])
 def test_trainer_installs_it_when_configured(tiny_cfg, tiny_tokenizer, tmp_path, on):
-    from electra_lab.strategies import from_config
     from electra_lab.data.masking import SpecialIds
+    from electra_lab.strategies import from_config
 
     from .conftest import make_blocks
 

@@ -14,9 +14,9 @@ import torch
 
 from electra_lab.config import Config
 from electra_lab.data.masking import SpecialIds
+from electra_lab.strategies import from_config
 from electra_lab.train.batches import Prefetcher
 from electra_lab.train.device import resolve_device, tune_process
-from electra_lab.strategies import from_config
 from electra_lab.train.trainer import MetricWindow, Trainer
 
 

@@ -1,7 +1,7 @@
 """Where a step's time goes: torch.profiler over a few steps, top operators by self time."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.profiler import ProfilerActivity, profile

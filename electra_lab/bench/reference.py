@@ -17,7 +17,7 @@ Same sizes, batch, data and loss weights (1 * MLM + 50 * RTD) as the framework's
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

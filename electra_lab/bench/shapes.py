@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from electra_lab.config import Config, ConfigError
-from electra_lab.experiment import load_config
 from electra_lab.data.masking import SpecialIds
+from electra_lab.experiment import load_config
 
 # The paper's sizes (experiments/models/*.yaml) plus the CPU demo's tiny model; batch is the
 # benchmark's default per step (the paper's 128 / 256 do not fit a quick CPU measurement).

@@ -22,9 +22,9 @@ import os
 import random
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.config import ConfigError
 from electra_lab.data.download import SourceUnavailable, file_lock, sha256_file

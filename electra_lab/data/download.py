@@ -19,9 +19,9 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.errors import ElectraLabError
 from electra_lab.paths import cache_root

@@ -29,7 +29,7 @@ class SpecialIds:
     vocab_size: int
 
     @classmethod
-    def of(cls, tokenizer) -> "SpecialIds":
+    def of(cls, tokenizer) -> SpecialIds:
         """The special-token ids and vocabulary size of a Hugging Face tokenizer."""
         return cls(pad=tokenizer.pad_token_id, cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
                    mask=tokenizer.mask_token_id, unk=tokenizer.unk_token_id, vocab_size=len(tokenizer))

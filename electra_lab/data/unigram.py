@@ -1,7 +1,7 @@
 """Token frequencies of packed training blocks (what the unigram-generator ablation samples from)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -8,8 +8,9 @@ YAML under experiments/. Modules whose name starts with an underscore (this one)
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import torch
@@ -12,8 +11,14 @@ from torch import nn
 from electra_lab import flops
 from electra_lab.config import ConfigError
 from electra_lab.data.masking import MASKING_STYLES, MaskedBatch
-from electra_lab.models.build import (Shape, build_discriminator, build_generator, build_mlm_model,
-                                      discriminator_shape, generator_shape)
+from electra_lab.models.build import (
+    Shape,
+    build_discriminator,
+    build_generator,
+    build_mlm_model,
+    discriminator_shape,
+    generator_shape,
+)
 from electra_lab.models.heads import encode, mlm_logits_at, rtd_logits
 from electra_lab.models.sharing import apply_sharing
 from electra_lab.strategies._base import Batch, Metric, StrategyContext, mean_metric

@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from electra_lab.config import StrategyOptions
 from electra_lab.data.masking import gather_positions
 from electra_lab.models.build import generator_shape
 from electra_lab.models.heads import encode, mlm_logits_at
 from electra_lab.strategies import _common as common
-from electra_lab.config import StrategyOptions
 from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, mean_metric, scalar_metric, step_output
 
 

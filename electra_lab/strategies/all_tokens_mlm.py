@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from electra_lab import flops
+from electra_lab.config import StrategyOptions
 from electra_lab.models.heads import encode, mlm_logits_all
 from electra_lab.strategies import _common as common
-from electra_lab.config import StrategyOptions
 from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, mean_metric, scalar_metric, step_output
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from electra_lab import flops
+from electra_lab.config import StrategyOptions
 from electra_lab.data.masking import MaskedBatch
 from electra_lab.strategies import _common as common
-from electra_lab.config import StrategyOptions
 from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, mean_metric, step_output
 
 

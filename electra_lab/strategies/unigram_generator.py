@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from electra_lab.config import StrategyOptions
 from electra_lab.data.masking import SpecialIds
 from electra_lab.models.build import build_discriminator
 from electra_lab.strategies import _common as common
-from electra_lab.config import StrategyOptions
 from electra_lab.strategies._base import Batch, StepOutput, StrategyBase, step_output
 
 

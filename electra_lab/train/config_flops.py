@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from electra_lab import strategies
-from electra_lab.flops import BERT_VOCAB
 from electra_lab.config import Config, max_predictions
 from electra_lab.data.masking import SpecialIds
+from electra_lab.flops import BERT_VOCAB
 from electra_lab.models.build import discriminator_shape, generator_shape
 from electra_lab.train.budget import resolve_budget
 

@@ -30,8 +30,8 @@ from electra_lab.models.packed_dropout import install_packed_dropout
 from electra_lab.progress import write_progress
 from electra_lab.strategies import Strategy
 from electra_lab.train import checkpoint as ckpt
-from electra_lab.train.budget import resolve_budget
 from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
+from electra_lab.train.budget import resolve_budget
 from electra_lab.train.device import autocast, resolve_device, resolve_precision
 from electra_lab.train.optim import build_optimizer, build_scheduler
 

@@ -1,5 +1,11 @@
 """HTML, MediaWiki and POD cleaning on small hand-written fixtures."""
-from electra_lab.data.clean import html_to_paragraphs, is_prose, pod_to_paragraphs, text_to_paragraphs, wiki_to_paragraphs
+from electra_lab.data.clean import (
+    html_to_paragraphs,
+    is_prose,
+    pod_to_paragraphs,
+    text_to_paragraphs,
+    wiki_to_paragraphs,
+)
 
 PAGE = """<html><head><title>T</title><style>p { color: red }</style></head><body>
 <nav><p>Home and all the other navigation links live here.</p></nav>

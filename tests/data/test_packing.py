@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from electra_lab.data import packing
-from electra_lab.data.packing import (PackingOptions, as_input_ids, attention_mask, pack_corpus,
-                                      token_type_ids)
+from electra_lab.data.packing import PackingOptions, as_input_ids, attention_mask, pack_corpus, token_type_ids
 from electra_lab.data.tokenizer import SPECIAL_TOKENS, wordpiece_from_vocab
 
 PAD, UNK, CLS, SEP, MASK = range(5)

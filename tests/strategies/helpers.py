@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from electra_lab.data.masking import SpecialIds
+from electra_lab.data.unigram import unigram_counter
+from electra_lab.strategies import from_config
 from electra_lab.strategies._base import Batch
 from electra_lab.train.batches import make_batch
 from electra_lab.train.budget import resolve_budget
 from electra_lab.train.optim import build_optimizer
-from electra_lab.strategies import from_config
-from electra_lab.data.masking import SpecialIds
-from electra_lab.data.unigram import unigram_counter
 
 from ..conftest import make_blocks
 

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from electra_lab.config import ConfigError
-from electra_lab.strategies import _common as common
-from electra_lab.strategies.all_tokens_mlm import copy_mixture_log_prob
-from electra_lab.strategies import from_config
 from electra_lab.data.masking import SpecialIds
+from electra_lab.strategies import _common as common
+from electra_lab.strategies import from_config
+from electra_lab.strategies.all_tokens_mlm import copy_mixture_log_prob
 
 from .helpers import setup
 

@@ -7,10 +7,10 @@ import pytest
 from transformers import ElectraModel
 
 from electra_lab.config import ModelConfig, load_yaml_tree
-from electra_lab.experiment import load_config
-from electra_lab.strategies import from_config
 from electra_lab.data.masking import SpecialIds
 from electra_lab.data.unigram import unigram_counter
+from electra_lab.experiment import load_config
+from electra_lab.strategies import from_config
 from electra_lab.train.trainer import Trainer
 
 from ..conftest import make_blocks, tiny_overrides

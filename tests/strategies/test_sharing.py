@@ -4,12 +4,12 @@ import torch
 from transformers import ElectraForPreTraining
 
 from electra_lab.config import ConfigError
+from electra_lab.data.masking import SpecialIds
 from electra_lab.models.export import export_models
 from electra_lab.models.sharing import DeltaEmbedding
 from electra_lab.strategies import _common as common
-from electra_lab.train.optim import build_optimizer
 from electra_lab.strategies import from_config
-from electra_lab.data.masking import SpecialIds
+from electra_lab.train.optim import build_optimizer
 
 from .helpers import changed_names, setup, snapshot
 

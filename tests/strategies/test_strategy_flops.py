@@ -1,12 +1,10 @@
 """Each strategy's training FLOPs, composed by hand from the official formulas in flops.py."""
 import pytest
 
-from electra_lab.strategies import available
-
 from electra_lab import flops
-from electra_lab.train.budget import resolve_budget
-from electra_lab.strategies import from_config
 from electra_lab.data.masking import SpecialIds
+from electra_lab.strategies import available, from_config
+from electra_lab.train.budget import resolve_budget
 
 # the tiny config (conftest): discriminator L2 / h32 / 2 heads / FFN 64 / embedding 16, seq_len 32,
 # a 64-token vocabulary; at gen_fraction 0.5 the generator is h16 / 1 head / FFN 64

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from electra_lab.config import ConfigError
-from electra_lab.strategies import from_config
 from electra_lab.data.masking import SpecialIds
+from electra_lab.strategies import from_config
 
 from ..conftest import make_trainer
 from .helpers import assert_updates, optimizer_step, setup

@@ -8,8 +8,16 @@ import pytest
 
 from electra_lab.config import DEFAULT_TRACKING_URI, ConfigError
 from electra_lab.errors import ElectraLabError
-from electra_lab.studies.scale_search import (FLOOR, NoPoints, collect_points, load_spec, plan_jobs, run_scale_search,
-                                              summarise, write_report)
+from electra_lab.studies.scale_search import (
+    FLOOR,
+    NoPoints,
+    collect_points,
+    load_spec,
+    plan_jobs,
+    run_scale_search,
+    summarise,
+    write_report,
+)
 
 SPEC = """
 floor_from: a

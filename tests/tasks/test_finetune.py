@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from electra_lab.tasks.base import Example, Task
-from electra_lab.tasks.finetune import FinetuneOptions, build_optimizer, build_classifier, finetune_suite, load_encoder
+from electra_lab.tasks.finetune import FinetuneOptions, build_classifier, build_optimizer, finetune_suite, load_encoder
 
 POSITIVE, NEGATIVE = ["good", "great", "fun"], ["bad", "dull", "awful"]
 FILLER = ["the", "a", "movie", "film", "plot", "acting", "is", "was", "very"]

@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from electra_lab.tasks.metrics import METRICS, compute_metrics, accuracy, f1, matthews_corr, pearson, spearman
+from electra_lab.tasks.metrics import METRICS, accuracy, compute_metrics, f1, matthews_corr, pearson, spearman
 
 RNG = np.random.default_rng(0)
 LABELS = RNG.integers(0, 2, size=50)

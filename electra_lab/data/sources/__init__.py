@@ -16,9 +16,9 @@ movie reviews, bigbench tasks) is deliberately not available here.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.config import ConfigError
 from electra_lab.data.download import SourceUnavailable

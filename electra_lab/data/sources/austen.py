@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.data.clean import normalize_whitespace
 from electra_lab.data.download import SourceUnavailable, extracted_apt_package

@@ -1,8 +1,8 @@
 """The unit every text source yields: one document of clean paragraphs."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 from pathlib import Path
 
 
@@ -13,7 +13,7 @@ class Document:
     text: str  # paragraphs separated by "\n"; no paragraph contains a newline
 
     @staticmethod
-    def from_paragraphs(source: str, doc_id: str, paragraphs: list[str]) -> "Document":
+    def from_paragraphs(source: str, doc_id: str, paragraphs: list[str]) -> Document:
         return Document(source, doc_id, "\n".join(paragraphs))
 
 

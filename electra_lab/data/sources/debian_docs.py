@@ -13,8 +13,8 @@ Only <p> text is kept (see clean.html_to_paragraphs), so the register is technic
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.data.clean import decode_bytes, html_to_paragraphs
 from electra_lab.data.download import extracted_apt_package

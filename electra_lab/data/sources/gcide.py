@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.data.clean import is_prose, normalize_whitespace
 from electra_lab.data.download import SourceUnavailable, extracted_apt_package

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
 from electra_lab.config import ConfigError

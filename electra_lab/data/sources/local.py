@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.data.clean import decode_bytes, html_to_paragraphs, text_to_paragraphs
 from electra_lab.data.download import SourceUnavailable

@@ -6,8 +6,8 @@ with clean.pod_to_paragraphs (verbatim code blocks and commands dropped); the ta
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.data.clean import pod_to_paragraphs
 from electra_lab.data.download import extracted_apt_package

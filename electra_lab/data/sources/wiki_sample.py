@@ -10,8 +10,9 @@ from __future__ import annotations
 import bz2
 import xml.etree.ElementTree as ElementTree
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from electra_lab.data.clean import wiki_to_paragraphs
 from electra_lab.data.download import SourceUnavailable, pypi_download

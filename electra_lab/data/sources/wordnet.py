@@ -7,8 +7,8 @@ glosses share a lexicographer file (topic).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from electra_lab.data.clean import normalize_whitespace
 from electra_lab.data.download import SourceUnavailable, extracted_apt_package
