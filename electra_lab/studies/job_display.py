@@ -7,6 +7,7 @@ carriage returns, so the same line is printed as plain text, at most every `stat
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from electra_lab.progress import read_progress
+
+
+def _width(stream) -> dict:
+    """tqdm's width settings: follow the terminal's width, or a fixed 120 columns where the terminal
+    reports none (a pseudo-terminal opened by `script` or CI says 0 columns, and tqdm then draws nothing)."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0
+    return {"dynamic_ncols": True} if columns > 0 else {"ncols": 120}
 
 
 def progress_line(fields: dict | None) -> str:
@@ -32,7 +43,8 @@ def progress_line(fields: dict | None) -> str:
             parts.append(f"ETA {tqdm.format_interval(fields['eta_s'])}")
         return ", ".join(parts)
     if fields.get("kind") == "finetune":
-        line = f"{fields.get('task', '?')} seed {fields.get('seed', '?')}, {fields.get('done', '?')}/{fields.get('total', '?')} done"
+        line = (f"{fields.get('task', '?')} seed {fields.get('seed', '?')}, "
+                f"{fields.get('done', '?')}/{fields.get('total', '?')} done")
         if fields.get("steps"):
             line += f", update {fields.get('step', 0)}/{fields['steps']}"
         return line
@@ -72,7 +84,7 @@ class JobDisplay:
             taken = set(self.positions.values())
             self.positions[name] = next(row for row in range(len(taken) + 1) if row not in taken)
             self.bars[name] = tqdm(total=None, desc=name, position=self.positions[name], leave=False, file=self.stream,
-                                   bar_format="{desc}{postfix}", dynamic_ncols=True)
+                                   bar_format="{desc}{postfix}", **_width(self.stream))
             self.bars[name].set_postfix_str("starting")
 
     def update(self, name: str, progress_path: Path | None) -> None:

@@ -1,0 +1,42 @@
+"""Live job lines are drawn on every terminal, including one that reports no width (a
+pseudo-terminal opened by a tool, where tqdm's own width detection draws nothing)."""
+import fcntl
+import io
+import os
+import struct
+import termios
+
+from electra_lab.studies.job_display import JobDisplay
+
+
+def test_a_terminal_without_a_width_still_gets_its_lines(tmp_path):
+    master, slave = os.openpty()  # a fresh pseudo-terminal reports 0 columns
+    with os.fdopen(slave, "w") as stream:
+        (tmp_path / "p.json").write_text('{"kind": "pretrain", "step": 3, "total_steps": 9, "updated": 1e12}')
+        display = JobDisplay(stream=stream, live=True, echo=lambda message: None)
+        display.start("job")
+        display.update("job", tmp_path / "p.json")
+        display.close()
+        stream.flush()
+        os.set_blocking(master, False)  # read what was drawn, without waiting for more
+        try:
+            drawn = os.read(master, 65536).decode(errors="replace")
+        except BlockingIOError:
+            drawn = ""
+    os.close(master)
+    assert "step 3/9" in drawn
+
+
+def test_a_sized_terminal_keeps_following_its_width():
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with os.fdopen(slave, "w") as stream:
+        display = JobDisplay(stream=stream, live=True, echo=lambda message: None)
+        display.start("job")
+        assert display.bars["job"].dynamic_ncols
+        display.close()
+    os.close(master)
+
+
+def test_no_terminal_means_no_bars():
+    assert not JobDisplay(stream=io.StringIO()).live
