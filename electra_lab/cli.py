@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-set", nargs="*", metavar="KEY=VALUE", help="fine-tuning options for the demo's points")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("check-overlap", help="fail if evaluation text (dev/test) appears in a config's pretraining corpus")
+    p = sub.add_parser("check-overlap",
+                       help="fail if evaluation text (dev/test) appears in a config's pretraining corpus")
     p.add_argument("config")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--tasks", nargs="+", help="tasks to check (default: the offline suite)")

@@ -7,8 +7,8 @@ import electra_lab
 
 
 def test_api_names_are_lazy_and_documented():
-    done = subprocess.run([sys.executable, "-c", "import sys, electra_lab.config; print('electra_lab.api' in sys.modules)"],
-                          capture_output=True, text=True, timeout=120)
+    code = "import sys, electra_lab.config; print('electra_lab.api' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr  # importing a building block does not load the API
     for name in electra_lab.__all__:
         assert getattr(electra_lab, name).__doc__
@@ -27,7 +27,8 @@ def test_the_readme_example_runs(tmp_path, tiny_tokenizer, monkeypatch):
                  "data.seq_len=32", "data.valid_fraction=0.2", "model.layers=1", "model.hidden=32", "model.heads=2",
                  "model.ffn=64", "model.embedding_size=16", "model.max_position=64", "train.batch_size=4",
                  "train.steps=3", "train.device=cpu", "train.precision=fp32", "train.progress=false",
-                 "train.eval_every=3", "train.eval_batches=1", "train.checkpoint_every=3", "train.snapshot_fractions=[]",
+                 "train.eval_every=3", "train.eval_batches=1", "train.checkpoint_every=3",
+                 "train.snapshot_fractions=[]",
                  f"run.output_dir={tmp_path / 'runs'}", f"run.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"]
 
     cfg = electra_lab.load_config("experiments/pretrain/tiny_electra.yaml", overrides)

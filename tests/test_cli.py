@@ -146,10 +146,12 @@ def test_user_facing_errors_are_project_errors_and_keep_their_old_bases():
     from electra_lab.tasks.registry import UnknownTaskError
     from electra_lab.train.checkpoint import CheckpointError
 
-    for error, old_base in [(ConfigError, ValueError), (CheckpointError, RuntimeError), (SourceUnavailable, RuntimeError),
-                            (UnknownTaskError, KeyError), (UnknownTaskError, ValueError), (TaskDataError, RuntimeError),
+    for error, old_base in [(ConfigError, ValueError), (CheckpointError, RuntimeError),
+                            (SourceUnavailable, RuntimeError), (UnknownTaskError, KeyError),
+                            (UnknownTaskError, ValueError), (TaskDataError, RuntimeError),
                             (GlueUnavailableError, RuntimeError), (EvaluationOverlapError, RuntimeError),
-                            (JobFailed, RuntimeError), (ModelNotFound, FileNotFoundError), (NoPoints, FileNotFoundError)]:
+                            (JobFailed, RuntimeError), (ModelNotFound, FileNotFoundError),
+                            (NoPoints, FileNotFoundError)]:
         assert issubclass(error, ElectraLabError) and issubclass(error, old_base), error
 
 

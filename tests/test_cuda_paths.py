@@ -111,6 +111,6 @@ def test_checkpoint_resume_on_the_gpu_continues_the_same_run(tiny_cfg, tiny_toke
 
     full_losses, resumed_losses = losses(full), losses(second)
     assert [s for s, _ in resumed_losses] == [s for s, _ in full_losses] == [1, 2, 3, 4, 5, 6]
-    for (step, resumed), (_, uninterrupted) in zip(resumed_losses, full_losses):
+    for (step, resumed), (_, uninterrupted) in zip(resumed_losses, full_losses, strict=True):
         assert resumed == pytest.approx(uninterrupted, rel=1e-4), step
     assert second.step == full.step and second.flops == pytest.approx(full.flops)

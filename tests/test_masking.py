@@ -74,7 +74,7 @@ def test_only_chosen_positions_change_and_labels_are_originals():
     out = official_mask(ids, IDS, 0.15, 19)
     assert torch.equal(out.labels[out.weights > 0], ids.gather(1, out.positions)[out.weights > 0])
     changed_rows, changed_cols = torch.nonzero(out.input_ids != ids, as_tuple=True)
-    for r, c in zip(changed_rows.tolist(), changed_cols.tolist()):
+    for r, c in zip(changed_rows.tolist(), changed_cols.tolist(), strict=True):
         assert c in out.positions[r][out.weights[r] > 0].tolist()
 
 

@@ -30,7 +30,8 @@ CHECK = textwrap.dedent("""
     variants = {v.name: load_config(experiment_path(v.config), v.overrides).run.name for v in spec.variants}
     commands = [job.command for job in pretrain_jobs(demo, []) + plan_jobs(spec, Path("out"))]
     configs = [arg for command in commands for arg in command if arg.endswith(".yaml")]
-    modules = [m.__file__ for name, m in sys.modules.items() if name.startswith("electra_lab") and getattr(m, "__file__", None)]
+    modules = [m.__file__ for name, m in sys.modules.items()
+               if name.startswith("electra_lab") and getattr(m, "__file__", None)]
     print(json.dumps({"experiments": str(experiments_dir()), "demo": {k: c.run.name for k, c in demo.items()},
                       "variants": variants, "configs": configs, "modules": modules}))
 """)

@@ -64,7 +64,8 @@ def test_seeded_and_identity_when_off():
 def tiny_electra(dropout=0.1):
     config = ElectraConfig(vocab_size=97, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                            num_attention_heads=2, intermediate_size=64, max_position_embeddings=32,
-                           hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, attn_implementation="sdpa")
+                           hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+                           attn_implementation="sdpa")
     torch.manual_seed(0)
     return ElectraForPreTraining(config)
 
@@ -124,7 +125,7 @@ def test_attention_dropout_matches_dropping_the_probabilities_by_hand():
     by_hand = ((probs * keep * scale) @ v).transpose(1, 2)
     hand_grads = torch.autograd.grad((by_hand * torch.arange(4.0)).sum(), (q, k, v))
     assert torch.allclose(ours, by_hand, atol=1e-6)
-    for a, b in zip(ours_grads, hand_grads):
+    for a, b in zip(ours_grads, hand_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
 
 

@@ -83,8 +83,8 @@ def test_discriminator_learns_on_tiny_data(tiny_cfg, tiny_tokenizer, tmp_path):
     """When the text uses half the vocabulary, an untrained generator's samples are easy to spot
     (mlm_weight=0 keeps the generator untrained): precision and recall must rise well above zero;
     a discriminator stuck at the prior would be a bug in the RTD path."""
-    cfg = tiny_cfg(**{"strategy.mlm_weight": 0.0, "train.steps": 150, "optim.lr": 1e-3, "optim.warmup_steps": 10, "train.eval_every": 150,
-                      "train.log_every": 20, "model.dropout": 0.0})
+    cfg = tiny_cfg(**{"strategy.mlm_weight": 0.0, "train.steps": 150, "optim.lr": 1e-3, "optim.warmup_steps": 10,
+                      "train.eval_every": 150, "train.log_every": 20, "model.dropout": 0.0})
     t = make_trainer(cfg, tiny_tokenizer, tmp_path / "learn", half_vocab=True)
     t.fit()
     final_eval = [r for r in t.history if "eval/disc_recall" in r][-1]

@@ -54,7 +54,8 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
                for k, v in results["runs"].items()}
     summary["ratio"] = results.get("ratio_framework_over_reference")
     if "interleaved" in results:
-        summary["ratio_interleaved_median"] = {k: round(v["median"], 3) for k, v in results["interleaved"]["ratio"].items()}
+        ratio = results["interleaved"]["ratio"]
+        summary["ratio_interleaved_median"] = {k: round(v["median"], 3) for k, v in ratio.items()}
     summary["written"] = str(Path(args.out_dir) / results["name"]) + ".{json,md}"
     print(json.dumps(summary, indent=2))
     return 0

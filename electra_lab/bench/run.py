@@ -146,7 +146,8 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     if ablate_packed_dropout:  # the same step with ATen's one-draw-per-element dropout
         aten_cfg = variant_config(precision, packed_dropout=False)
         runs["framework_aten_dropout"] = _phase(
-            f"framework ({_dtype_name(run_dtype)}), ATen dropout", lambda: build_run("framework", aten_cfg, blocks, dev),
+            f"framework ({_dtype_name(run_dtype)}), ATen dropout",
+            lambda: build_run("framework", aten_cfg, blocks, dev),
             flops_per_step=flops_fw, precision=_dtype_name(run_dtype), **phase_args)
     if compare_fp32 and run_dtype != torch.float32:
         specs["framework_fp32"] = ("framework", variant_config("fp32"))
@@ -191,7 +192,7 @@ def _interleaved(specs: dict, blocks, device: torch.device, warmup: int, rounds:
     ratios = {}
     for key in times:
         if key != "reference":
-            per_round = sorted(r / f for r, f in zip(times["reference"], times[key]))
+            per_round = sorted(r / f for r, f in zip(times["reference"], times[key], strict=True))
             ratios[key] = {"median": statistics.median(per_round), "min": per_round[0], "max": per_round[-1]}
     return {"rounds": rounds, "step_times_s": {k: [round(t, 4) for t in v] for k, v in times.items()},
             "median_step_s": {k: statistics.median(v) for k, v in times.items()}, "ratio": ratios}

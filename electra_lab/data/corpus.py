@@ -171,7 +171,8 @@ def _collect_source(spec: str, cache_dir: Path, dedup: _Deduplicator, max_docs: 
             text = fitted or text.split("\n", 1)[0]  # a source always yields something, even over budget
         records.append({"source": spec, "doc_id": document.doc_id, "text": text})
         stats["chars"] += len(text)
-        if (max_docs is not None and len(records) >= max_docs) or (max_chars is not None and stats["chars"] >= max_chars):
+        enough_docs = max_docs is not None and len(records) >= max_docs
+        if enough_docs or (max_chars is not None and stats["chars"] >= max_chars):
             break
     stats["seconds"] = round(time.perf_counter() - started, 2)
     return records, stats
@@ -179,7 +180,8 @@ def _collect_source(spec: str, cache_dir: Path, dedup: _Deduplicator, max_docs: 
 
 def _split(records: list[dict], valid_fraction: float, seed: int) -> dict[str, list[dict]]:
     scored = [(split_score(r["text"], seed), r) for r in records]
-    splits = {"train": [r for s, r in scored if s >= valid_fraction], "valid": [r for s, r in scored if s < valid_fraction]}
+    splits = {"train": [r for s, r in scored if s >= valid_fraction],
+              "valid": [r for s, r in scored if s < valid_fraction]}
     if valid_fraction > 0 and not splits["valid"] and len(records) > 1:
         # Tiny corpora: still hold out one document (the lowest-scoring, so it is deterministic).
         _, first = min(scored, key=lambda pair: pair[0])

@@ -113,7 +113,8 @@ def gather_positions(sequence: torch.Tensor, positions: torch.Tensor) -> torch.T
     return sequence.gather(1, index)
 
 
-def scatter_positions(input_ids: torch.Tensor, positions: torch.Tensor, values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def scatter_positions(input_ids: torch.Tensor, positions: torch.Tensor, values: torch.Tensor,
+                      weights: torch.Tensor) -> torch.Tensor:
     """Write values [B, P] into input_ids [B, L] at real slots only."""
     current = input_ids.gather(1, positions)
     return input_ids.scatter(1, positions, torch.where(weights > 0, values, current))

@@ -46,7 +46,8 @@ def generator_shape(m: ModelConfig) -> Shape:
         raise ConfigError(f"model.gen_fraction={m.gen_fraction} gives a generator with hidden size {hidden}")
     heads = max(1, hidden // 64)
     if hidden % heads:
-        raise ConfigError(f"model.gen_fraction={m.gen_fraction}: generator hidden {hidden} not divisible by {heads} heads")
+        raise ConfigError(f"model.gen_fraction={m.gen_fraction}: "
+                          f"generator hidden {hidden} not divisible by {heads} heads")
     return Shape(m.gen_layers or m.layers, hidden, heads, 4 * hidden, generator_embedding_size(m, hidden))
 
 

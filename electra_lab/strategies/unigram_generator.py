@@ -54,9 +54,11 @@ class Strategy(StrategyBase):
     def build(self) -> nn.ModuleDict:
         if self.ctx.unigram_counts is None:
             raise ValueError("strategy unigram_generator needs the training data's token counts "
-                             "(StrategyContext.unigram_counts); strategies.from_config(cfg, ids, unigram_counter(blocks, V))")
+                             "(StrategyContext.unigram_counts); "
+                             "strategies.from_config(cfg, ids, unigram_counter(blocks, V))")
         disc = build_discriminator(self.ctx.model, self.ctx.ids.vocab_size, self.ctx.ids.pad)
-        return nn.ModuleDict({"discriminator": disc, "unigram": UnigramSampler(self.ctx.unigram_counts(), self.ctx.ids)})
+        unigram = UnigramSampler(self.ctx.unigram_counts(), self.ctx.ids)
+        return nn.ModuleDict({"discriminator": disc, "unigram": unigram})
 
     def flops_per_sequence(self, step: int) -> float:
         return common.discriminator_flops(self.ctx)

@@ -31,7 +31,7 @@ def plot_curves(frame: pd.DataFrame, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    for ax, (title, columns) in zip(axes.flat, PANELS):
+    for ax, (title, columns) in zip(axes.flat, PANELS, strict=True):
         for run, rows in frame.groupby("run"):
             for column, suffix in columns:
                 if column not in rows or rows[column].isna().all():

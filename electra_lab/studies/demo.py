@@ -41,7 +41,8 @@ def pretrain_jobs(configs: dict, overrides: list[str]) -> list[Job]:
     jobs = []
     for label, cfg in configs.items():
         run_dir = Path(cfg.run.output_dir) / cfg.run.name
-        jobs.append(Job(label, [sys.executable, "-m", "electra_lab.cli", "pretrain", str(experiment_path(DEMO_RUNS[label])),
+        config = str(experiment_path(DEMO_RUNS[label]))
+        jobs.append(Job(label, [sys.executable, "-m", "electra_lab.cli", "pretrain", config,
                                 *overrides, "train.threads=1", "train.progress=false"],
                         log=run_dir / "pretrain.log", progress=run_dir / "progress.json"))
     return jobs
@@ -106,11 +107,12 @@ def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_arg
     outputs, jobs = [], []
     for i, (label, folder, flags) in enumerate(points):
         target = point_dir / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
+        progress = point_dir / f"{i:02d}.progress.json"
         outputs.append((label, folder.name, target))
         jobs.append(Job(f"{label}:{folder.name}",
                         [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
-                         "--out", str(target), "--progress", str(point_dir / f"{i:02d}.progress.json")],
-                        done_when=target, log=point_dir / f"{i:02d}.log", progress=point_dir / f"{i:02d}.progress.json"))
+                         "--out", str(target), "--progress", str(progress)],
+                        done_when=target, log=point_dir / f"{i:02d}.log", progress=progress))
     run_jobs(jobs, workers=2)
     rows = []
     for label, point, target in outputs:

@@ -59,7 +59,8 @@ def plot_efficiency(frame: pd.DataFrame, png: Path, title: str = "offline suite 
         ax.plot(rows["pretrain_flops"], rows["suite_score"], marker="o", label=label)
     floor = frame[frame["model"] == "random init"]
     if len(floor):
-        ax.axhline(float(floor["suite_score"].iloc[0]), color="grey", linestyle="--", label="random init (no pretraining)")
+        ax.axhline(float(floor["suite_score"].iloc[0]), color="grey", linestyle="--",
+                   label="random init (no pretraining)")
     ax.set_xlabel("pretraining FLOPs (official counting)")
     ax.set_ylabel("suite score (mean of task medians)")
     ax.set_title(title)

@@ -6,7 +6,8 @@ import pandas as pd
 from electra_lab.config import DEFAULT_TRACKING_URI
 
 
-def runs_frame(tracking_uri: str = DEFAULT_TRACKING_URI, experiment: str = "electra-lab", kind: str | None = None) -> pd.DataFrame:
+def runs_frame(tracking_uri: str = DEFAULT_TRACKING_URI, experiment: str = "electra-lab",
+               kind: str | None = None) -> pd.DataFrame:
     """One row per run: params.*, metrics.* (last values) and tags.*; kind filters on tags.kind."""
     import mlflow
 

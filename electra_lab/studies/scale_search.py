@@ -205,16 +205,19 @@ def write_report(out: Path, spec_path: str | Path, stats: pd.DataFrame, info: di
     plot_learning_curves(stats, out / "learning_curves.png")
     def cells(frame: pd.DataFrame) -> pd.DataFrame:
         gap = [f" ({z:+.1f} se)" if v != FLOOR and math.isfinite(z) else ""
-               for v, z in zip(frame["variant"], frame["gap_in_se"])]
-        return frame.assign(cell=[f"{m:.3f} ± {s:.3f}{g}" for m, s, g in zip(frame["mean"], frame["std"], gap)])
+               for v, z in zip(frame["variant"], frame["gap_in_se"], strict=True)]
+        return frame.assign(cell=[f"{m:.3f} ± {s:.3f}{g}"
+                                  for m, s, g in zip(frame["mean"], frame["std"], gap, strict=True)])
 
     order = [v.name for v in spec.variants] + [FLOOR]
     suite = cells(stats[stats["task"] == "suite"])
-    table = suite.pivot(index="variant", columns="train_size", values="cell").reindex(order).dropna(how="all").fillna("")
+    table = suite.pivot(index="variant", columns="train_size", values="cell")
+    table = table.reindex(order).dropna(how="all").fillna("")
     table.columns = [f"n={c}" for c in table.columns]
     per_task = cells(stats[stats["task"] != "suite"])
     per_task = per_task.pivot(index=["variant", "train_size"], columns="task", values="cell").fillna("").reset_index()
-    per_task = per_task.sort_values(["train_size", "variant"], key=lambda c: c.map(order.index) if c.name == "variant" else c)
+    per_task = per_task.sort_values(["train_size", "variant"],
+                                    key=lambda c: c.map(order.index) if c.name == "variant" else c)
     notes = "\n".join(f"- `{v.name}`: `{v.config}` {' '.join(v.overrides)}" + (f" — {v.note}" if v.note else "")
                       for v in spec.variants)
     p = spec.finetune

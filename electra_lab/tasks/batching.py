@@ -59,14 +59,16 @@ def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> dict[str, tor
     }
 
 
-def training_batches(data: Encoded, batch_size: int, generator: torch.Generator, pad_id: int) -> Iterator[dict[str, torch.Tensor]]:
+def training_batches(data: Encoded, batch_size: int, generator: torch.Generator,
+                     pad_id: int) -> Iterator[dict[str, torch.Tensor]]:
     """One epoch in a seeded random order."""
     order = torch.randperm(len(data), generator=generator).tolist()
     for start in range(0, len(order), batch_size):
         yield collate(data, order[start : start + batch_size], pad_id)
 
 
-def evaluation_batches(data: Encoded, batch_size: int, pad_id: int) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+def evaluation_batches(data: Encoded, batch_size: int,
+                       pad_id: int) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
     """Length-sorted batches (little padding) with the original positions of their rows."""
     order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
     for start in range(0, len(order), batch_size):

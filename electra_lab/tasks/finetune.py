@@ -179,12 +179,14 @@ def loss_fn(task: Task, logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
 
 
 @torch.no_grad()
-def predict(model: SequenceClassifier, task: Task, data: Encoded, options: FinetuneOptions, device, dtype) -> np.ndarray:
+def predict(model: SequenceClassifier, task: Task, data: Encoded, options: FinetuneOptions, device,
+            dtype) -> np.ndarray:
     model.eval()
     out = np.zeros(len(data), dtype=np.float64)
     for indices, batch in evaluation_batches(data, options.eval_batch_size, model.encoder.config.pad_token_id or 0):
         with autocast(device, dtype):
-            logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device), batch["token_type_ids"].to(device))
+            logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                           batch["token_type_ids"].to(device))
         logits = logits.float().cpu()
         values = logits.squeeze(-1) * task.regression_divisor if task.is_regression else logits.argmax(-1)
         out[indices] = values.numpy()
@@ -244,7 +246,8 @@ def finetune_seed(
         dev = evaluate(model, task, prepared.dev, options, device, dtype)
         dev_by_epoch.append(dev[task.metric])
         if log:
-            log(f"{task.name} seed {seed} epoch {epoch}/{prepared.epochs}: dev {task.metric} {dev[task.metric]:.4f} loss {loss.item():.4f}")
+            log(f"{task.name} seed {seed} epoch {epoch}/{prepared.epochs}: "
+                f"dev {task.metric} {dev[task.metric]:.4f} loss {loss.item():.4f}")
         if select_on_dev and dev[task.metric] > best_score:
             best_score, best_epoch = dev[task.metric], epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

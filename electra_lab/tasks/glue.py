@@ -217,8 +217,10 @@ GLUE_TASKS: dict[str, Task] = {
     for t in (
         _glue_task("cola", "matthews_corr", 2, False, ("unacceptable", "acceptable"), extra_metrics=("accuracy",)),
         _glue_task("sst2", "accuracy", 2, False, ("negative", "positive")),
-        _glue_task("mrpc", "accuracy", 2, True, ("not_equivalent", "equivalent"), symmetric=True, extra_metrics=("f1",)),
-        _glue_task("stsb", "spearman", 1, True, symmetric=True, epochs=10, regression_divisor=5.0, extra_metrics=("pearson",)),
+        _glue_task("mrpc", "accuracy", 2, True, ("not_equivalent", "equivalent"), symmetric=True,
+                   extra_metrics=("f1",)),
+        _glue_task("stsb", "spearman", 1, True, symmetric=True, epochs=10, regression_divisor=5.0,
+                   extra_metrics=("pearson",)),
         _glue_task("qqp", "accuracy", 2, True, ("not_duplicate", "duplicate"), extra_metrics=("f1",)),
         _glue_task("mnli", "accuracy", 3, True, ("entailment", "neutral", "contradiction")),
         _glue_task("qnli", "accuracy", 2, True, ("entailment", "not_entailment")),

@@ -37,7 +37,8 @@ def depth_lr(depth: int, n_layers: int, lr: float, decay: float, official_extra_
 
 
 def layerwise_param_groups(
-    model: nn.Module, n_layers: int, lr: float, decay: float, official_extra_factor: bool = False, weight_decay: float = 0.0
+    model: nn.Module, n_layers: int, lr: float, decay: float, official_extra_factor: bool = False,
+    weight_decay: float = 0.0,
 ) -> list[dict]:
     """Optimiser groups by depth (shallowest first), each tagged with its "depth". With
     weight_decay > 0, LayerNorm weights and biases get none (the official exclusion)."""

@@ -3,8 +3,9 @@
 An evaluation text "appears" in a pretraining document when they share a run of `ngram`
 consecutive words (lower-cased, punctuation dropped); a text shorter than that must appear
 whole. Texts under `min_words` (8) words are skipped: a movie snippet "It was a dark and stormy
-night..." found in WordNet's examples is a cliche, not a leak. Word runs are hashed with a vectorised rolling hash, so a corpus of
-~100 MB is checked in well under a minute; every hash hit is confirmed word by word.
+night..." found in WordNet's examples is a cliche, not a leak. Word runs are hashed with a vectorised
+rolling hash, so a corpus of ~100 MB is checked in well under a minute; every hash hit is confirmed
+word by word.
 """
 from __future__ import annotations
 

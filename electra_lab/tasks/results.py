@@ -98,7 +98,8 @@ class SuiteResult:
         )
 
     def table(self) -> str:
-        lines = [f"{'task':<16} {'metric':<14} {'split':<5} {'seeds':>5} {'median':>7} {'min':>7} {'max':>7} {'std':>6}"]
+        lines = [f"{'task':<16} {'metric':<14} {'split':<5} {'seeds':>5} "
+                 f"{'median':>7} {'min':>7} {'max':>7} {'std':>6}"]
         for t in self.tasks.values():
             lines.append(
                 f"{t.task:<16} {t.metric:<14} {t.report_split:<5} {len(t.runs):>5} "

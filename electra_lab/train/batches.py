@@ -17,7 +17,8 @@ class BlockSampler:
 
     def __init__(self, n_blocks: int, batch_size: int, seed: int):
         if n_blocks < batch_size:
-            raise ValueError(f"only {n_blocks} training blocks for a batch of {batch_size}: add data or shrink the batch")
+            raise ValueError(f"only {n_blocks} training blocks for a batch of {batch_size}: "
+                             "add data or shrink the batch")
         self.n_blocks, self.batch_size, self.seed = n_blocks, batch_size, seed
         self.epoch, self.position = 0, 0
         self._perm = self._permutation()
@@ -55,7 +56,8 @@ def make_batch(blocks: np.ndarray, pad_id: int, sep_id: int, device: torch.devic
 class Prefetcher:
     """Reads and transfers the next batch in a thread so data loading overlaps compute."""
 
-    def __init__(self, blocks: np.ndarray, sampler: BlockSampler, pad_id: int, sep_id: int, device: torch.device, depth: int = 2):
+    def __init__(self, blocks: np.ndarray, sampler: BlockSampler, pad_id: int, sep_id: int, device: torch.device,
+                 depth: int = 2):
         self.blocks, self.sampler, self.pad_id, self.sep_id, self.device = blocks, sampler, pad_id, sep_id, device
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._states: queue.Queue = queue.Queue()

@@ -60,12 +60,12 @@ class MetricWindow:
         names = list(self.sums)
         stacked = torch.stack([torch.stack(self.sums[n]) for n in names]).cpu().tolist()
         self.sums = {}
-        return {n: (s / c if c else float("nan")) for n, (s, c) in zip(names, stacked)}
+        return {n: (s / c if c else float("nan")) for n, (s, c) in zip(names, stacked, strict=True)}
 
 
 class Trainer:
-    def __init__(self, cfg: Config, strategy: Strategy, ids: SpecialIds, train_blocks: np.ndarray, valid_blocks: np.ndarray,
-                 run_dir: Path, tokenizer, tracker=None):
+    def __init__(self, cfg: Config, strategy: Strategy, ids: SpecialIds, train_blocks: np.ndarray,
+                 valid_blocks: np.ndarray, run_dir: Path, tokenizer, tracker=None):
         self.cfg, self.strategy, self.ids = cfg, strategy, ids
         self.train_blocks, self.valid_blocks = train_blocks, valid_blocks
         self.run_dir, self.tokenizer, self.tracker = Path(run_dir), tokenizer, tracker

@@ -47,7 +47,8 @@ def test_is_prose_rejects_boilerplate_and_symbols():
 
 
 WIKI = """{{Infobox thing|name=Widget|image=[[File:W.png|thumb|a [[nested]] caption]]}}
-'''Widget''' is a [[gadget|small device]] used in [[engineering]].<ref>Smith 2001, p. 3</ref> It was named by {{lang|de|Herr}} Jones.<ref name="x"/>
+'''Widget''' is a [[gadget|small device]] used in [[engineering]].<ref>Smith 2001, p. 3</ref> \
+It was named by {{lang|de|Herr}} Jones.<ref name="x"/>
 
 == History ==
 The widget first appeared in 1901 in a [http://example.org catalogue] of parts.<!-- hidden comment -->

@@ -18,7 +18,8 @@ def write_docs(folder, count, prefix="doc"):
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         (folder / f"{prefix}{i:03d}.md").write_text(
-            f"Document number {i} talks about topic {i * 7 % 13} at length.\n\nIts second paragraph, also unique {i}.\n")
+            f"Document number {i} talks about topic {i * 7 % 13} at length.\n\n"
+            f"Its second paragraph, also unique {i}.\n")
     return folder
 
 
@@ -60,7 +61,8 @@ def test_duplicate_documents_and_paragraphs_are_dropped(tmp_path):
     folder = tmp_path / "texts"
     folder.mkdir()
     (folder / "a.md").write_text("The same words appear here.\n\nA shared footer paragraph.\n")
-    (folder / "b.md").write_text("the SAME words   appear here!\n\nA shared footer paragraph.\n")  # normalised duplicate
+    # b.md: a normalised duplicate of a.md
+    (folder / "b.md").write_text("the SAME words   appear here!\n\nA shared footer paragraph.\n")
     (folder / "c.md").write_text("Entirely different content.\n\nA shared footer paragraph.\n")
     corpus = build_corpus([f"local:{folder}"], valid_fraction=0.0)
     texts = sorted(r["text"] for r in all_records(corpus))

@@ -242,7 +242,7 @@ def test_derived_tensors_match_the_reference_construction(corpus):
     ids = as_input_ids(data.train[:200])
     assert ids.dtype == torch.int64
     types = token_type_ids(ids, SEP)
-    for row, row_types in zip(ids.tolist(), types.tolist()):
+    for row, row_types in zip(ids.tolist(), types.tolist(), strict=True):
         first_sep = row.index(SEP)
         n_real = sum(t != PAD for t in row)
         expected = [0] * (first_sep + 1) + [1] * (n_real - first_sep - 1) + [0] * (64 - n_real)

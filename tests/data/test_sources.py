@@ -139,7 +139,8 @@ def test_local_folder_one_document_per_md_and_html_file(tmp_path, isolated_cache
     folder = tmp_path / "texts"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.md").write_text("# Heading\n\nSome markdown prose here.\n\n```\ncode()\n```\n")
-    (folder / "sub" / "b.html").write_text("<nav><p>menu menu menu menu menu</p></nav><p>An html page with enough words.</p>")
+    (folder / "sub" / "b.html").write_text("<nav><p>menu menu menu menu menu</p></nav>"
+                                           "<p>An html page with enough words.</p>")
     (folder / "ignored.bin").write_bytes(b"\x00\x01")
     docs = list(source_documents(f"local:{folder}", isolated_cache))
     assert [(d.doc_id, d.text) for d in docs] == [
@@ -182,7 +183,8 @@ def test_hub_unreachable_without_offline_flag_fails_fast(monkeypatch, isolated_c
 def test_wikitext_rows_are_grouped_into_articles():
     from electra_lab.data.sources.hub import group_wikitext
 
-    rows = ["", " = Alpha = \n", "", " First   line . \n", " = = Section = = \n", " More . \n", " = Beta = \n", " Text . \n"]
+    rows = ["", " = Alpha = \n", "", " First   line . \n", " = = Section = = \n", " More . \n",
+            " = Beta = \n", " Text . \n"]
     assert list(group_wikitext(rows)) == [("Alpha", ["First line .", "More ."]), ("Beta", ["Text ."])]
 
 
@@ -191,7 +193,8 @@ def test_wikitext_rows_are_grouped_into_articles():
 def test_wordnet_gloss_lines():
     from electra_lab.data.sources.wordnet import gloss_paragraph
 
-    line = "00001740 03 n 02 physical_entity 0 thing 0 001 ~ 00001930 n 0000 | an entity that has physical existence; \"a thing\"  \n"
+    line = ("00001740 03 n 02 physical_entity 0 thing 0 001 ~ 00001930 n 0000 | "
+            "an entity that has physical existence; \"a thing\"  \n")
     assert gloss_paragraph(line) == 'physical entity: an entity that has physical existence; "a thing"'
     assert gloss_paragraph("  1 This software and database is being provided | to you\n") is None
 
@@ -200,7 +203,8 @@ def test_bible_listing_groups_verses_by_chapter():
     from electra_lab.data.sources.bible import chapters_from_listing
 
     listing = "Ge1:1 In the beginning.\nGe1:2 And the earth.\n1Sm2:1 And Hannah prayed.\n"
-    assert list(chapters_from_listing(listing)) == [("Ge1", ["In the beginning.", "And the earth."]), ("1Sm2", ["And Hannah prayed."])]
+    assert list(chapters_from_listing(listing)) == [("Ge1", ["In the beginning.", "And the earth."]),
+                                                    ("1Sm2", ["And Hannah prayed."])]
 
 
 def test_austen_chapters_and_paragraphs():
@@ -209,7 +213,8 @@ def test_austen_chapters_and_paragraphs():
     lines = ["EMMA", "", "VOLUME I", "", "CHAPTER I", "", "Emma Woodhouse, handsome,", "clever, and rich.", "",
              "Second paragraph.", "", "Chapter 2", "", "Next chapter.", "", "THE END"]
     found = chapters(lines)
-    assert [paragraphs(c) for c in found] == [["Emma Woodhouse, handsome, clever, and rich.", "Second paragraph."], ["Next chapter."]]
+    assert [paragraphs(c) for c in found] == [["Emma Woodhouse, handsome, clever, and rich.", "Second paragraph."],
+                                              ["Next chapter."]]
 
 
 def test_gcide_entry_cleaning():
@@ -219,7 +224,8 @@ def test_gcide_entry_cleaning():
     entry = ('Abjure \\Ab*jure"\\, v. t. [imp. & p. p. {Abjured}.] [L. abjurare.]\n'
              "   1. To renounce upon oath; to forswear; to disavow; as, to\n      abjure allegiance. --Shak.\n"
              "      [1913 Webster]\n\n   Syn: See {Renounce}.\n        [1913 Webster]\n")
-    assert entry_paragraphs(entry) == ["Abjure, v. t. To renounce upon oath; to forswear; to disavow; as, to abjure allegiance."]
+    assert entry_paragraphs(entry) == [
+        "Abjure, v. t. To renounce upon oath; to forswear; to disavow; as, to abjure allegiance."]
 
 
 def test_wiki_dump_articles_skip_redirects_and_other_namespaces():
@@ -227,7 +233,8 @@ def test_wiki_dump_articles_skip_redirects_and_other_namespaces():
 
     xml = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">
       <page><title>Real</title><ns>0</ns><revision><text>'''Real''' text.</text></revision></page>
-      <page><title>Moved</title><ns>0</ns><redirect title="Real"/><revision><text>#REDIRECT [[Real]]</text></revision></page>
+      <page><title>Moved</title><ns>0</ns><redirect title="Real"/>
+        <revision><text>#REDIRECT [[Real]]</text></revision></page>
       <page><title>Wikipedia:About</title><ns>4</ns><revision><text>Project page.</text></revision></page>
     </mediawiki>"""
     stream = bz2.open(io.BytesIO(bz2.compress(xml.encode())))

@@ -51,7 +51,7 @@ def test_generator_gradient_is_the_reinforce_estimate(tiny_cfg, tiny_tokenizer):
     torch.testing.assert_close(got["generator_lm_head.bias"], hand.sum((0, 1)), rtol=1e-4, atol=1e-7)
     # and through the whole generator: backpropagating the hand-made dL/dlogits gives the same gradients
     expected = torch.autograd.grad(logits, list(gen.parameters()), grad_outputs=hand, allow_unused=True)
-    for (name, _), want in zip(gen.named_parameters(), expected):
+    for (name, _), want in zip(gen.named_parameters(), expected, strict=True):
         torch.testing.assert_close(got[name], torch.zeros_like(got[name]) if want is None else want,
                                    rtol=1e-4, atol=1e-7, msg=name)
     assert hand.abs().sum() > 0 and (reward - baseline).abs().max() > 1e-3

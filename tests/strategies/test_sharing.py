@@ -59,7 +59,8 @@ def test_all_makes_one_tensor_per_transformer_weight(tiny_cfg, tiny_tokenizer):
 
 
 def test_all_with_unequal_sizes_is_a_clear_error(tiny_cfg, tiny_tokenizer):
-    strategy = from_config(tiny_cfg(**{"model.sharing": "all", "model.gen_fraction": 0.5}), SpecialIds.of(tiny_tokenizer))
+    strategy = from_config(tiny_cfg(**{"model.sharing": "all", "model.gen_fraction": 0.5}),
+                           SpecialIds.of(tiny_tokenizer))
     with pytest.raises(ConfigError, match=r"sharing=all needs equal .*gen_fraction=1.0"):
         strategy.build()
 

@@ -9,8 +9,10 @@ from electra_lab.train.budget import resolve_budget
 # the tiny config (conftest): discriminator L2 / h32 / 2 heads / FFN 64 / embedding 16, seq_len 32,
 # a 64-token vocabulary; at gen_fraction 0.5 the generator is h16 / 1 head / FFN 64
 VOCAB, SEQ = 64, 32
-DISC = flops.TransformerShape(layers=2, hidden=32, heads=2, ffn=64, embedding_size=16, vocab_size=VOCAB, seq_len=SEQ)
-HALF_GEN = flops.TransformerShape(layers=2, hidden=16, heads=1, ffn=64, embedding_size=16, vocab_size=VOCAB, seq_len=SEQ)
+DISC = flops.TransformerShape(layers=2, hidden=32, heads=2, ffn=64, embedding_size=16, vocab_size=VOCAB,
+                              seq_len=SEQ)
+HALF_GEN = flops.TransformerShape(layers=2, hidden=16, heads=1, ffn=64, embedding_size=16, vocab_size=VOCAB,
+                                  seq_len=SEQ)
 
 
 def train(shape, head, output_frac=flops.DEFAULT_OUTPUT_FRAC):

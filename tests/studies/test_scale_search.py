@@ -48,7 +48,7 @@ def test_every_child_command_carries_the_study_tracking_uri(tmp_path):
     jobs = plan_jobs(load_spec(write_spec(tmp_path, SPEC + f"tracking_uri: {uri}\n")), tmp_path / "out")
     for job in jobs:
         carried = [a for a in job.command if a.startswith("run.tracking_uri=")] if job.name.startswith("pretrain:") \
-            else [b for a, b in zip(job.command, job.command[1:]) if a == "--tracking-uri"]
+            else [b for a, b in zip(job.command, job.command[1:], strict=False) if a == "--tracking-uri"]
         assert carried in ([f"run.tracking_uri={uri}"], [uri]), job.name
     default = plan_jobs(load_spec(write_spec(tmp_path)), tmp_path / "out")[0]
     assert f"run.tracking_uri={DEFAULT_TRACKING_URI}" in default.command
@@ -68,7 +68,8 @@ def test_jobs_name_their_progress_files(tmp_path):
     jobs = {j.name: j for j in plan_jobs(load_spec(write_spec(tmp_path)), tmp_path / "out")}
     assert jobs["pretrain:a"].progress == Path("runs/scale_search/a/progress.json")  # where the trainer writes it
     finetune = jobs["finetune:b:n400"]
-    assert finetune.progress is not None and finetune.command[finetune.command.index("--progress") + 1] == str(finetune.progress)
+    assert finetune.progress is not None
+    assert finetune.command[finetune.command.index("--progress") + 1] == str(finetune.progress)
 
 
 def test_plan_has_one_pretraining_per_variant_and_finetunes_after_it(tmp_path):

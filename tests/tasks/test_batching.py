@@ -18,7 +18,8 @@ def test_swapped_pair_doubling_only_for_symmetric_tasks():
 
 def test_encode_pairs_and_dynamic_padding(tiny_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    data = encode(tokenizer, [Example("the movie", "was good", 1), Example("bad", None, 0)], max_length=6, regression=False)
+    data = encode(tokenizer, [Example("the movie", "was good", 1), Example("bad", None, 0)], max_length=6,
+                  regression=False)
     assert data.input_ids[0][0] == tokenizer.cls_token_id and len(data.input_ids[0]) <= 6
     assert data.token_type_ids[0][-1] == 1  # second segment
     batch = collate(data, [0, 1], pad_id=0)

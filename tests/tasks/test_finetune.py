@@ -25,7 +25,9 @@ def fixture_sentences(n: int, seed: int) -> list[tuple[str, int]]:
 
 def sentiment_task(report_split="test") -> Task:
     def load(options):
-        make = lambda n, s: [Example(t, None, y) for t, y in fixture_sentences(n, s)]
+        def make(n, s):
+            return [Example(t, None, y) for t, y in fixture_sentences(n, s)]
+
         return {"train": make(64, 0), "dev": make(16, 1), "test": make(16, 2)}
 
     return Task("fixture_sentiment", "accuracy", 2, False, loader=load, label_names=("neg", "pos"),
@@ -34,8 +36,10 @@ def sentiment_task(report_split="test") -> Task:
 
 def similarity_task() -> Task:
     def load(options):
-        make = lambda n, s: [Example(a, b, float(ya + yb)) for (a, ya), (b, yb) in
-                             zip(fixture_sentences(n, s), fixture_sentences(n, s + 10))]
+        def make(n, s):
+            return [Example(a, b, float(ya + yb)) for (a, ya), (b, yb) in
+                    zip(fixture_sentences(n, s), fixture_sentences(n, s + 10), strict=True)]
+
         return {"train": make(32, 0), "dev": make(16, 1)}
 
     return Task("fixture_similarity", "spearman", 1, True, loader=load, symmetric=True, epochs=1,
@@ -125,7 +129,8 @@ def test_encoder_loads_from_a_masked_lm_folder(tmp_path, tiny_model_dir):
     mlm = ElectraForMaskedLM(load_encoder(tiny_model_dir).config)
     mlm.save_pretrained(tmp_path / "mlm")
     encoder = load_encoder(tmp_path / "mlm")
-    assert torch.equal(encoder.state_dict()["embeddings.word_embeddings.weight"], mlm.electra.embeddings.word_embeddings.weight)
+    assert torch.equal(encoder.state_dict()["embeddings.word_embeddings.weight"],
+                       mlm.electra.embeddings.word_embeddings.weight)
 
 
 def test_optimizer_groups_follow_layer_decay(tiny_model_dir):
@@ -156,7 +161,8 @@ def test_min_updates_adds_epochs_only_to_small_training_sets(tiny_model_dir):
     assert task_epochs(task, 64, options) == 3  # 4 updates per epoch -> 3 epochs for 12 updates
     assert task_epochs(task, 640, options) == 1  # 40 updates per epoch already
     assert task_epochs(task, 64, FinetuneOptions(batch_size=16)) == 1  # off by default: paper epochs
-    run = finetune_suite(tiny_model_dir, tasks=[task], seeds=1, options=options, progress=False).tasks[task.name].runs[0]
+    result = finetune_suite(tiny_model_dir, tasks=[task], seeds=1, options=options, progress=False)
+    run = result.tasks[task.name].runs[0]
     assert len(run.dev_by_epoch) == 3
 
 

@@ -24,7 +24,8 @@ def glue_dir(tmp_path):
     cola = [["gj04", "1", "", "Our friends won't buy this analysis."], ["gj04", "0", "*", "They drank the pub."]]
     write_tsv(root / "CoLA/train.tsv", cola)
     write_tsv(root / "CoLA/dev.tsv", cola[:1])
-    write_tsv(root / "SST-2/train.tsv", [["hide new secretions from the parental units ", "0"], ["a gorgeous film", "1"]], ["sentence", "label"])
+    sst2 = [["hide new secretions from the parental units ", "0"], ["a gorgeous film", "1"]]
+    write_tsv(root / "SST-2/train.tsv", sst2, ["sentence", "label"])
     write_tsv(root / "SST-2/dev.tsv", [["it 's a charming journey . ", "1"]], ["sentence", "label"])
     mrpc_head = ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"]
     mrpc = [["1", "702876", "702977", "Amrozi accused his brother.", "Referring to him, Amrozi accused his brother."],
@@ -32,28 +33,37 @@ def glue_dir(tmp_path):
     write_tsv(root / "MRPC/train.tsv", mrpc, mrpc_head)
     write_tsv(root / "MRPC/dev.tsv", mrpc[1:], mrpc_head)
     sts_head = "index genre filename year old_index source1 source2 sentence1 sentence2 score".split()
-    sts = [["0", "main-captions", "MSRvid", "2012test", "0001", "none", "none", "A plane is taking off.", "An air plane is taking off.", "5.000"],
-           ["1", "main-captions", "MSRvid", "2012test", "0004", "none", "none", "A man is playing a flute.", "A man plays a guitar.", "1.600"]]
+    sts = [["0", "main-captions", "MSRvid", "2012test", "0001", "none", "none", "A plane is taking off.",
+            "An air plane is taking off.", "5.000"],
+           ["1", "main-captions", "MSRvid", "2012test", "0004", "none", "none", "A man is playing a flute.",
+            "A man plays a guitar.", "1.600"]]
     write_tsv(root / "STS-B/train.tsv", sts, sts_head)
     write_tsv(root / "STS-B/dev.tsv", sts, sts_head)
     mnli_train = [["0", "31193", "31193n", "government", "( ( x ) )", "( y )", "(ROOT x)", "(ROOT y)",
-                   "Conceptually cream skimming has two basic dimensions.", "Product and geography are what make cream skimming work. ", "neutral", "neutral"]]
+                   "Conceptually cream skimming has two basic dimensions.",
+                   "Product and geography are what make cream skimming work. ", "neutral", "neutral"]]
     write_tsv(root / "MNLI/train.tsv", mnli_train, MNLI_HEAD + ["gold_label"])
-    mnli_dev = [["0", "63735", "63735n", "slate", "(x)", "(y)", "(ROOT x)", "(ROOT y)", "The new rights are nice enough",
-                 "Everyone really likes the newest benefits ", "neutral", "entailment", "neutral", "neutral", "neutral", "neutral"],
-                ["1", "91383", "91383c", "government", "(x)", "(y)", "(ROOT x)", "(ROOT y)", "This site includes a list.",
-                 "The Government Executive articles are not on the website.", "contradiction", "contradiction", "contradiction",
-                 "contradiction", "contradiction", "contradiction"]]
-    write_tsv(root / "MNLI/dev_matched.tsv", mnli_dev, MNLI_HEAD + ["label2", "label3", "label4", "label5", "gold_label"])
+    mnli_dev = [["0", "63735", "63735n", "slate", "(x)", "(y)", "(ROOT x)", "(ROOT y)",
+                 "The new rights are nice enough", "Everyone really likes the newest benefits ",
+                 "neutral", "entailment", "neutral", "neutral", "neutral", "neutral"],
+                ["1", "91383", "91383c", "government", "(x)", "(y)", "(ROOT x)", "(ROOT y)",
+                 "This site includes a list.", "The Government Executive articles are not on the website.",
+                 "contradiction", "contradiction", "contradiction", "contradiction", "contradiction", "contradiction"]]
+    write_tsv(root / "MNLI/dev_matched.tsv", mnli_dev,
+              MNLI_HEAD + ["label2", "label3", "label4", "label5", "gold_label"])
     qqp_head = "id qid1 qid2 question1 question2 is_duplicate".split()
-    qqp = [["133273", "213221", "213222", 'How is the life of a "math" student?', "Which level of prepration is enough?", "0"],
-           ["402555", "536040", "536041", "How do I control my horny emotions?", "How do you control your horniness?", "1"],
+    qqp = [["133273", "213221", "213222", 'How is the life of a "math" student?',
+            "Which level of prepration is enough?", "0"],
+           ["402555", "536040", "536041", "How do I control my horny emotions?",
+            "How do you control your horniness?", "1"],
            ["1", "2", "broken line"]]
     write_tsv(root / "QQP/train.tsv", qqp, qqp_head)
     write_tsv(root / "QQP/dev.tsv", qqp[:2], qqp_head)
     for folder in ("QNLI", "RTE"):
-        head = ["index", "question", "sentence", "label"] if folder == "QNLI" else ["index", "sentence1", "sentence2", "label"]
-        rows = [["0", "When did it open?", "It opened in 1990.", "entailment"], ["1", "Who won?", "Nobody knows.", "not_entailment"]]
+        head = (["index", "question", "sentence", "label"] if folder == "QNLI"
+                else ["index", "sentence1", "sentence2", "label"])
+        rows = [["0", "When did it open?", "It opened in 1990.", "entailment"],
+                ["1", "Who won?", "Nobody knows.", "not_entailment"]]
         write_tsv(root / f"{folder}/train.tsv", rows, head)
         write_tsv(root / f"{folder}/dev.tsv", rows, head)
     return root

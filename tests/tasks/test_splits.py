@@ -53,7 +53,8 @@ def test_caps_are_deterministic_subsets():
 
 
 def test_deduplicate_drops_conflicts_and_averages_regression():
-    exs = [Example("Same  text", None, 1), Example("same text", None, 1), Example("other", None, 0), Example("Other", None, 1)]
+    exs = [Example("Same  text", None, 1), Example("same text", None, 1), Example("other", None, 0),
+           Example("Other", None, 1)]
     assert [e.text_a for e in deduplicate(exs)] == ["Same  text"]
     scores = [Example("x", None, 1.0), Example("X", None, 2.0)]
     assert [e.label for e in deduplicate(scores, regression=True)] == [1.5]

