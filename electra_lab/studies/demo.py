@@ -51,6 +51,7 @@ def pretrain_jobs(configs: dict, overrides: list[str]) -> list[Job]:
 def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True,
              finetune: bool = True, finetune_args: list[str] | None = None) -> dict:
     started = time.time()
+    info = provenance()  # before anything is written: the results folder is part of the checkout
     overrides = overrides or []
     configs = demo_configs(overrides)
     if parallel:
@@ -66,11 +67,10 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
     summaries = {}
     for label, cfg in configs.items():
         if parallel:
-            cfg.train.threads = 1  # finished runs: this only re-exports and reads the summary
+            cfg.train.threads = 1  # the config the child ran and logged (MLflow refuses a changed param)
         summaries[label] = run_pretraining(cfg)
     out = results_dir / "foundation"
     write_curves({label: Path(s["run_dir"]) for label, s in summaries.items()}, out)
-    info = provenance()
     info["wall_seconds"] = round(time.time() - started)
     table = foundation_table(summaries)
     (out / "summary.json").write_text(json.dumps({"provenance": info, "runs": summaries}, indent=2, default=str))
