@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from electra_lab.config import DEFAULT_TRACKING_URI, Config, apply_overrides, build_dataclass
+from electra_lab.config import DEFAULT_TRACKING_URI, Config
 from electra_lab.experiment import load_config
 from electra_lab.studies.evaluate import finetune_and_log
-from electra_lab.tasks.finetune import FinetuneOptions
+from electra_lab.tasks.finetune import finetune_options
 from electra_lab.tasks.results import SuiteResult
 from electra_lab.train.config_flops import config_flops
 from electra_lab.train.device import resolve_device, tune_process
@@ -51,7 +51,7 @@ def finetune(source: str | Path, suite: str = "offline", tasks: list[str] | None
     source: an MLflow run id, a runs/<name> folder, a snapshot or a Hugging Face folder.
     options: fine-tuning `key=value` settings as on the CLI's --set (e.g. ["lr=1e-4"]).
     tracking_uri=None logs nothing; otherwise a child run of the pretraining run is logged."""
-    parsed = build_dataclass(FinetuneOptions, apply_overrides({}, options or []), "finetune")
+    parsed = finetune_options(options)
     result, _ = finetune_and_log(str(source), suite, tasks, seeds, options=parsed,
                                  glue_dir=Path(glue_dir) if glue_dir else None, random_init=random_init,
                                  tracking_uri=tracking_uri)

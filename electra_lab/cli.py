@@ -67,11 +67,10 @@ def cmd_demo(args) -> int:
 def cmd_finetune(args) -> int:
     from pathlib import Path
 
-    from electra_lab.config import apply_overrides, build_dataclass
     from electra_lab.studies.evaluate import finetune_and_log
-    from electra_lab.tasks.finetune import FinetuneOptions
+    from electra_lab.tasks.finetune import finetune_options
 
-    options = build_dataclass(FinetuneOptions, apply_overrides({}, args.set), "finetune")
+    options = finetune_options(args.set)
     result, resolved = finetune_and_log(
         args.source, args.suite, args.tasks, args.seeds, options=options,
         glue_dir=Path(args.glue_dir) if args.glue_dir else None, random_init=args.random_init,

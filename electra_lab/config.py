@@ -186,8 +186,9 @@ def apply_overrides(tree: dict, overrides: list[str]) -> dict:
 # ---------------------------------------------------------------- typed construction
 
 
-def build_dataclass(cls: type, data: Any, prefix: str) -> Any:
-    """Construct dataclass `cls` from a mapping, checking every key and type."""
+def build_dataclass(cls: type, data: Any, prefix: str, unknown_hint: str = "") -> Any:
+    """Construct dataclass `cls` from a mapping, checking every key and type; unknown_hint is
+    added to the message for an unknown key."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -197,7 +198,7 @@ def build_dataclass(cls: type, data: Any, prefix: str) -> Any:
     for key in data:
         if key not in names:
             where = f"{prefix}.{key}" if prefix else key
-            raise ConfigError(f"unknown config key '{where}' (valid: {', '.join(sorted(names))})")
+            raise ConfigError(f"unknown config key '{where}' (valid: {', '.join(sorted(names))}){unknown_hint}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
@@ -264,8 +265,9 @@ def _overridden_budgets(overrides: list[str]) -> set[str]:
     given = set()
     for item in overrides:
         key, _, raw = item.partition("=")
-        if key in {f"train.{k}" for k in BUDGET_KEYS} and raw not in ("", "null", "~"):
-            given.add(key.split(".", 1)[1])
+        section, _, name = key.partition(".")
+        if section == "train" and name in BUDGET_KEYS and raw not in ("", "null", "~"):
+            given.add(name)
     return given
 
 
@@ -281,13 +283,9 @@ def build_config(tree: dict, options_class: Callable[[str], type]) -> Config:
     name = spec.get("name", StrategyOptions.name)
     if not isinstance(name, str):
         raise ConfigError(f"config key 'strategy.name' must be str, got {type(name).__name__} ({name!r})")
-    options = options_class(name)
-    valid = sorted(f.name for f in dataclasses.fields(options) if f.name != "name")
-    for key in spec:
-        if key != "name" and key not in valid:
-            raise ConfigError(f"unknown config key 'strategy.{key}': strategy {name!r} does not use it (its options: "
-                              f"{', '.join(valid) or 'none'}; strategy=NAME replaces the whole strategy section)")
-    cfg.strategy = build_dataclass(options, {**spec, "name": name}, "strategy")
+    cfg.strategy = build_dataclass(options_class(name), {**spec, "name": name}, "strategy",
+                                   unknown_hint=f": strategy {name!r} does not use it (on the command line, "
+                                                "strategy=NAME replaces the whole strategy section)")
     validate(cfg)
     return cfg
 

@@ -133,13 +133,12 @@ def run_flops(argv, comment, workdir, capsys):
 def check_finetune(argv, comment, workdir, capsys):
     """A whole suite with 5 seeds (or GLUE from a folder of its data) is minutes and downloads:
     check what can be checked without them, the suite, tasks and --set options."""
-    from electra_lab.config import apply_overrides, build_dataclass
-    from electra_lab.tasks.finetune import FinetuneOptions
+    from electra_lab.tasks.finetune import finetune_options
     from electra_lab.tasks.registry import suite_tasks
 
     args = parse(argv)
     assert suite_tasks(args.suite, args.tasks)
-    build_dataclass(FinetuneOptions, apply_overrides({}, args.set), "finetune")
+    finetune_options(args.set)
     asks_for_help("finetune", capsys)
 
 
@@ -173,14 +172,13 @@ def run_bench(argv, comment, workdir, capsys):
 def check_scale_search(argv, comment, workdir, capsys):
     """The study pretrains and fine-tunes for hours: load its spec and every variant's config with
     its overrides, which is where a stale key would stop it."""
-    from electra_lab.config import apply_overrides, build_dataclass
     from electra_lab.studies.scale_search import load_spec
     from electra_lab.studies.shipped_configs import experiment_path
-    from electra_lab.tasks.finetune import FinetuneOptions
+    from electra_lab.tasks.finetune import finetune_options
 
     args = parse(argv)
     spec = load_spec(args.spec)
-    build_dataclass(FinetuneOptions, apply_overrides({}, spec.finetune.options), "finetune")
+    finetune_options(spec.finetune.options)
     for variant in spec.variants:
         load_config(experiment_path(variant.config), list(variant.overrides))
     asks_for_help("scale-search", capsys)

@@ -21,7 +21,7 @@ from electra_lab.models.build import (
 )
 from electra_lab.models.heads import encode, mlm_logits_at, rtd_logits
 from electra_lab.models.sharing import apply_sharing
-from electra_lab.strategies._base import Batch, Metric, StrategyContext, mean_metric
+from electra_lab.strategies._base import Batch, Metric, StrategyContext, mean_metric, scalar_metric
 
 
 def mask_batch(batch: Batch, ctx: StrategyContext, style: str | None = None) -> MaskedBatch:
@@ -112,7 +112,7 @@ def masked_nll(log_probs: torch.Tensor, labels: torch.Tensor, weights: torch.Ten
 def mlm_metrics(logits, labels, weights, loss, prefix: str) -> dict[str, Metric]:
     # max(-1).indices == argmax(-1) (both the first maximum) and is ~2.5x faster on CPU bf16
     correct = (logits.detach().max(-1).indices == labels).float()
-    return {f"{prefix}_loss": (loss.detach().float(), torch.ones((), device=loss.device)),
+    return {f"{prefix}_loss": scalar_metric(loss),
             f"{prefix}_acc": mean_metric(correct, weights)}
 
 
@@ -203,7 +203,7 @@ def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: tor
     correct = (predicted == is_replaced).float()
     true_pos = predicted * is_replaced
     return {
-        "disc_loss": (loss.detach().float(), torch.ones((), device=loss.device)),
+        "disc_loss": scalar_metric(loss),
         "disc_acc": mean_metric(correct, token_mask),
         "disc_precision": mean_metric(true_pos, predicted * token_mask),
         "disc_recall": mean_metric(true_pos, is_replaced * token_mask),

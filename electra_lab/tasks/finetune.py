@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from electra_lab.config import ConfigError
+from electra_lab.config import apply_overrides, build_dataclass
 from electra_lab.tasks.base import LoadOptions, SplitCaps, Task
 from electra_lab.tasks.batching import Encoded, encode, evaluation_batches, training_batches, with_swapped_pairs
 from electra_lab.tasks.finetune_progress import FinetuneProgress
@@ -70,6 +70,10 @@ class FinetuneOptions:
     # 1 thread was ~8x faster per step than 2 here: spinning OpenMP threads fight for the cores.
     cpu_threads: int | None = None
 
+
+def finetune_options(items: list[str] | None = None) -> FinetuneOptions:
+    """FinetuneOptions from `key=value` items (the CLI's --set), every key and type checked."""
+    return build_dataclass(FinetuneOptions, apply_overrides({}, items or []), "finetune")
 
 # ---------------------------------------------------------------- model
 
@@ -125,16 +129,6 @@ def build_optimizer(model: SequenceClassifier, options: FinetuneOptions) -> torc
     if options.adam_bias_correction:
         return torch.optim.AdamW(groups, lr=options.lr, eps=options.adam_eps, weight_decay=options.weight_decay)
     return AdamWNoBiasCorrection(groups, lr=options.lr, eps=options.adam_eps, weight_decay=options.weight_decay)
-
-
-# ---------------------------------------------------------------- device
-
-
-def finetune_precision(device: torch.device, precision: str) -> torch.dtype:
-    """The autocast dtype (float32: none) by pretraining's rule; an unknown name is an error."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError(f"fine-tuning option precision must be auto|fp32|bf16, got {precision!r}")
-    return resolve_precision(precision, device)
 
 
 # ---------------------------------------------------------------- one task, one seed
@@ -211,7 +205,7 @@ def finetune_seed(
     task, started = prepared.task, time.time()
     torch.manual_seed(seed)  # head init and dropout
     model = build_classifier(copy.deepcopy(encoder), task, options).to(device)
-    dtype = finetune_precision(device, options.precision)
+    dtype = resolve_precision(options.precision, device)
     optimizer = build_optimizer(model, options)
     steps_per_epoch = math.ceil(len(prepared.train) / options.batch_size)
     total = steps_per_epoch * prepared.epochs
@@ -311,7 +305,7 @@ def _finetune_suite(model_dir, suite, tasks, seeds, options: FinetuneOptions, gl
                     progress_file) -> SuiteResult:
     started = time.time()
     device = resolve_device(options.device)
-    finetune_precision(device, options.precision)  # a bad option fails before any loading
+    resolve_precision(options.precision, device)  # a bad option fails before any loading
     log = (lambda msg: print(f"[finetune] {msg}", file=sys.stderr, flush=True)) if progress else None
     selected = suite_tasks(suite, tasks)
     live = FinetuneProgress(progress_file, total=len(selected) * seeds)

@@ -34,7 +34,14 @@ def cpu_has_fast_bf16() -> bool:
     return ("amx_bf16" in flags or "avx512_bf16" in flags) and torch.backends.cpu.get_cpu_capability() == "AVX512"
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """The autocast dtype (float32: none) for precision `name` on `device`: auto = bf16 where the
+    hardware has it (CUDA with bf16, a CPU with bf16 matrix instructions), else fp32."""
+    if name not in PRECISIONS:
+        raise ConfigError(f"precision must be {'|'.join(PRECISIONS)}, got {name!r}")
     if name == "fp32":
         return torch.float32
     if name == "bf16":

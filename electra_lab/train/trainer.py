@@ -29,6 +29,7 @@ from electra_lab.models.export import export_models
 from electra_lab.models.packed_dropout import install_packed_dropout
 from electra_lab.progress import write_progress
 from electra_lab.strategies import Strategy
+from electra_lab.strategies._base import scalar_metric
 from electra_lab.train import checkpoint as ckpt
 from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
 from electra_lab.train.budget import resolve_budget
@@ -222,7 +223,7 @@ class Trainer:
         if self.cfg.optim.clip_norm:
             params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
             grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_norm, foreach=True)
-            window.add({"grad_norm": (grad_norm.detach().float(), torch.ones((), device=grad_norm.device))})
+            window.add({"grad_norm": scalar_metric(grad_norm)})
         self.optimizer.step()
         self.scheduler.step()
 

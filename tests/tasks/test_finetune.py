@@ -187,15 +187,15 @@ def test_progress_file_names_task_seed_and_runs_done(tmp_path, tiny_model_dir):
 
 def test_precision_follows_the_pretraining_device_policy(monkeypatch):
     from electra_lab.config import ConfigError
-    from electra_lab.tasks.finetune import finetune_precision
     from electra_lab.train import device
+    from electra_lab.train.device import resolve_precision
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(device, "cpu_has_fast_bf16", lambda: True)
-    assert finetune_precision(cpu, "auto") == torch.bfloat16  # a CPU with bf16 matrix instructions
-    assert finetune_precision(cpu, "fp32") == torch.float32
+    assert resolve_precision("auto", cpu) == torch.bfloat16  # a CPU with bf16 matrix instructions
+    assert resolve_precision("fp32", cpu) == torch.float32
     monkeypatch.setattr(device, "cpu_has_fast_bf16", lambda: False)
-    assert finetune_precision(cpu, "auto") == torch.float32
-    assert finetune_precision(cpu, "bf16") == torch.bfloat16  # asked for: given, not silently fp32
+    assert resolve_precision("auto", cpu) == torch.float32
+    assert resolve_precision("bf16", cpu) == torch.bfloat16  # asked for: given, not silently fp32
     with pytest.raises(ConfigError, match="precision"):
-        finetune_precision(cpu, "fp16")
+        resolve_precision("fp16", cpu)
