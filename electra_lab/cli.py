@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import traceback
 
 from electra_lab.config import DEFAULT_TRACKING_URI, ConfigError
-from electra_lab.errors import ElectraLabError
+from electra_lab.errors import report_errors
+from electra_lab.quiet import BARS_OFF, INFO_OFF, quiet_libraries  # noqa: F401 (tests reach them here)
 
 
 def _config(args):
@@ -146,6 +145,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", help="tasks to check (default: the offline suite)")
     p.set_defaults(func=cmd_check_overlap)
 
+    p = sub.add_parser("grid", help="run a study file: every cell x seed pretrained and fine-tuned, tracked in MLflow")
+    p.add_argument("study", help="study file, e.g. experiments/studies/generator_size.yaml")
+    p.add_argument("--scale", default="default", help="a scale the file defines (e.g. paper); default: its tiny one")
+    p.add_argument("--workers", type=int, help="worker processes side by side (default: the file's)")
+    p.add_argument("--dry-run", action="store_true", help="print the cells, their FLOPs and an estimated wall time")
+    p.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (names, or unit ids CELL_sSEED)")
+    p.add_argument("--storage", help="Optuna storage holding the claims: a journal file (default optuna.journal "
+                                     "here) or an RDB URL such as postgresql://... shared by several machines")
+    p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow (cell files only)")
+    p.add_argument("--set", nargs="+", default=[], action="extend", metavar="KEY=VALUE",
+                   help="change the file's keys: budget.flops=1e14, seeds=[0,1], overrides+=[train.eval_every=50]")
+    p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("sweep", help="an Optuna search (e.g. over the generator size) at a fixed pretraining budget")
+    p.add_argument("sweep", help="sweep file, e.g. experiments/studies/generator_size_sweep.yaml")
+    p.add_argument("--scale", default="default")
+    p.add_argument("--trials", type=int, help="trials to add (default: up to the file's `trials`)")
+    p.add_argument("--workers", type=int, help="worker processes (default: the file's)")
+    p.add_argument("--storage", help="Optuna storage: a journal file (default optuna.journal here) or an RDB URL "
+                                     "(postgresql://...) shared by several machines")
+    p.add_argument("--no-tracking", action="store_true")
+    p.add_argument("--set", nargs="+", default=[], action="extend", metavar="KEY=VALUE",
+                   help="change the file's keys: budget.flops=1e14, seeds=[0,1], overrides+=[train.eval_every=50]")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="a study's or sweep's tables and plots into results/<study>/")
+    p.add_argument("study", help="the study (or sweep) file")
+    p.add_argument("--scale", default="default")
+    p.add_argument("--source", choices=["auto", "mlflow", "cells"], default="auto",
+                   help="where the evaluations are read from (auto: MLflow when it holds them all, else the "
+                        "committed cell files)")
+    p.add_argument("--import-cells", action="store_true",
+                   help="first log the committed cell files missing from MLflow (runs made elsewhere)")
+    p.add_argument("--storage", help="a sweep's Optuna storage (default: optuna.journal here)")
+    p.add_argument("--set", nargs="+", default=[], action="extend", metavar="KEY=VALUE",
+                   help="change the file's keys: budget.flops=1e14, seeds=[0,1], overrides+=[train.eval_every=50]")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("scale-search", help="pretrain variants, fine-tune on learning curves, compare with random init")
     p.add_argument("spec", help="study spec, e.g. experiments/studies/scale_search.yaml")
     p.add_argument("--out", default="results/downstream/scale_search")
@@ -153,6 +190,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="write the report from the points finished so far")
     p.set_defaults(func=cmd_scale_search)
     return parser
+
+
+def cmd_grid(args) -> int:
+    from electra_lab.studies.grid import dry_run, run_grid
+
+    if args.dry_run:
+        print(dry_run(args.study, args.scale, args.only, args.workers, args.set))
+        return 0
+    states = run_grid(args.study, args.scale, args.workers, args.only, args.storage, tracking=not args.no_tracking,
+                      sets=args.set)
+    print(f"{sum(s.state == 'done' for s in states)}/{len(states)} units done")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from electra_lab.studies.sweep import run_sweep
+
+    study = run_sweep(args.sweep, args.scale, args.trials, args.workers, args.storage, tracking=not args.no_tracking,
+                      sets=args.set)
+    states = [t.state.name.lower() for t in study.trials]
+    print(f"{len(states)} trials: " + ", ".join(f"{s} {states.count(s)}" for s in sorted(set(states))))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from electra_lab.studies.report import write_report
+    from electra_lab.studies.spec import load_study
+    from electra_lab.studies.sweep_spec import is_sweep_file
+
+    if is_sweep_file(args.study):
+        from electra_lab.studies.sweep import optuna_study
+        from electra_lab.studies.sweep_report import write_sweep_report
+        from electra_lab.studies.sweep_spec import load_sweep
+
+        sweep = load_sweep(args.study, args.scale, args.set)
+        print(write_sweep_report(sweep, optuna_study(sweep, args.storage)))
+        return 0
+    study = load_study(args.study, args.scale, args.set)
+    if args.import_cells:
+        from electra_lab.studies.import_cells import import_cells
+
+        print(f"imported {import_cells(study)} evaluations into {study.tracking_uri}", file=sys.stderr)
+    print(write_report(study, args.source))
+    return 0
 
 
 def cmd_check_overlap(args) -> int:
@@ -184,44 +265,11 @@ def cmd_scale_search(args) -> int:
     return 0
 
 
-# Library chatter off for a command-line run: transformers' and datasets' progress bars (pages of
-# "Writing model shards" per export), transformers' warnings on loading and saving, MLflow's INFO
-# lines on creating a store. main() does this once; the library never does, so a notebook or a test
-# that imports electra_lab keeps the settings it has. The switches are process-wide. datasets and
-# mlflow are imported late (they cost seconds), so they get their documented environment switches,
-# which they read at import and the study's child processes inherit; a variable already set is kept.
-BARS_OFF = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-INFO_OFF = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
-
-
-def quiet_libraries(verbose: bool = False) -> None:
-    """Progress bars off; warnings and INFO chatter too unless `verbose` (-v: they may explain a
-    failure)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # also huggingface_hub's download bars
-    if not verbose:
-        hf_logging.set_verbosity_error()
-    for name, value in {**BARS_OFF, **({} if verbose else INFO_OFF)}.items():
-        os.environ.setdefault(name, value)
-    if "datasets" in sys.modules:  # already imported: the variable came too late
-        sys.modules["datasets"].disable_progress_bars()
-    if "mlflow" in sys.modules and "MLFLOW_LOGGING_LEVEL" in os.environ:
-        logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     quiet_libraries(verbose=args.verbose)
-    try:
-        return args.func(args)
-    except ElectraLabError as exc:
-        if args.verbose:
-            traceback.print_exc(file=sys.stderr)
-        kind = "config error" if isinstance(exc, ConfigError) else "error"
-        print(f"electra-lab: {kind}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+    return report_errors(lambda: args.func(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,32 @@ def git_commit() -> str:
         return "unknown"
 
 
+def ensure_store(tracking_uri: str) -> None:
+    """Create an MLflow sqlite store under a file lock: processes that start together (a study's
+    runners and workers) would otherwise race to create its tables and one would fail."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    import fcntl
+
+    from mlflow.tracking import MlflowClient
+
+    db = Path(tracking_uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            MlflowClient(tracking_uri).search_experiments(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class Tracker:
     """A thin wrapper so the trainer never touches mlflow directly."""
 
     def __init__(self, tracking_uri: str, experiment: str):
         import mlflow
 
+        ensure_store(tracking_uri)
         self.mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment)

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "electra_lab"
 
 # lowest first; a module may import only from its own layer or below (a layer is a module or a package)
 LAYERS = [
-    {"errors", "progress", "paths", "flops"},
+    {"errors", "progress", "paths", "flops", "quiet"},
     {"config"},
     {"data", "models", "tracking"},
     {"strategies"},

@@ -64,7 +64,8 @@ def progress_counts(fields: dict | None) -> tuple[int, int] | None:
 class JobDisplay:
     """Start/done lines through `echo` (default: above the bars on `stream`), live lines per job."""
 
-    def __init__(self, stream=None, live: bool | None = None, echo=None, status_every: float = 30.0):
+    def __init__(self, stream=None, live: bool | None = None, echo=None, status_every: float = 30.0,
+                 overall: tuple[str, int, int] | None = None):
         self.stream = stream or sys.stderr
         # a bar redrawn in place needs a terminal; None: decide from the stream
         self.live = bool(getattr(self.stream, "isatty", lambda: False)()) if live is None else live
@@ -74,6 +75,20 @@ class JobDisplay:
         self.positions: dict[str, int] = {}  # each bar keeps its row while it lives
         self.started: dict[str, float] = {}
         self.last_status: dict[str, tuple[float, str]] = {}
+        self.overall = None  # (label, done, total), or a tqdm bar on row 0 when live
+        if overall is not None:
+            label, done, total = overall
+            self.overall = (tqdm(total=total, initial=done, desc=f"{label}: units", position=0, leave=True,
+                                 file=self.stream, unit="unit", **_width(self.stream))
+                            if self.live else [label, done, total])
+
+    def advance(self) -> None:
+        """One more unit of the whole study done."""
+        if isinstance(self.overall, tqdm):
+            self.overall.update(1)
+        elif self.overall is not None:
+            self.overall[1] += 1
+            self.echo(f"[jobs] {self.overall[0]}: {self.overall[1]}/{self.overall[2]} units done")
 
     def event(self, message: str) -> None:
         self.echo(message)
@@ -82,7 +97,8 @@ class JobDisplay:
         self.started[name] = time.time()
         if self.live:
             taken = set(self.positions.values())
-            self.positions[name] = next(row for row in range(len(taken) + 1) if row not in taken)
+            first = 1 if isinstance(self.overall, tqdm) else 0  # row 0 holds the study's bar
+            self.positions[name] = next(row for row in range(first, len(taken) + first + 1) if row not in taken)
             self.bars[name] = tqdm(total=None, desc=name, position=self.positions[name], leave=False, file=self.stream,
                                    bar_format="{desc}{postfix}", **_width(self.stream))
             self.bars[name].set_postfix_str("starting")
@@ -110,6 +126,8 @@ class JobDisplay:
     def close(self) -> None:
         for name in list(self.bars):
             self.finish(name)
+        if isinstance(self.overall, tqdm):
+            self.overall.close()
 
     @staticmethod
     def _redraw(bar: tqdm, fields: dict | None, text: str) -> None:

@@ -24,6 +24,7 @@ class Job:
     after: list[str] = field(default_factory=list)  # names of jobs that must finish first
     log: Path | None = None  # stdout and stderr go here (else inherited)
     progress: Path | None = None  # the progress file the job keeps (electra_lab.progress), shown while it runs
+    ok_codes: tuple[int, ...] = ()  # exit codes that mean "not done here, not failed" (e.g. taken by another worker)
 
     def finished(self) -> bool:
         return self.done_when is not None and self.done_when.exists()
@@ -34,11 +35,13 @@ class JobFailed(ElectraLabError, RuntimeError):
 
 
 def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=None, stream=None,
-             live: bool | None = None, status_every: float = 30.0) -> None:
+             live: bool | None = None, status_every: float = 30.0,
+             overall: tuple[str, int, int] | None = None) -> None:
     """Run the unfinished jobs, at most `workers` at a time. Lines go to `echo` (default: `stream`,
     above the live bars); live: one redrawn bar per running job (None: when `stream`, default
-    stderr, is a terminal), else a plain status line per job at most every `status_every` s."""
-    display = JobDisplay(stream, live, echo, status_every)
+    stderr, is a terminal), else a plain status line per job at most every `status_every` s.
+    overall: (label, done, total) of a bar over the whole study, advanced as jobs succeed."""
+    display = JobDisplay(stream, live, echo, status_every, overall)
     try:
         _run(jobs, workers, poll_seconds, display)
     finally:
@@ -69,6 +72,10 @@ def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay
             if code == 0:
                 done.add(name)
                 display.event(f"[jobs] done: {name}")
+                display.advance()
+            elif code in by_name[name].ok_codes:
+                done.add(name)
+                display.event(f"[jobs] skipped ({code}): {name}")
             else:
                 failed.append(name)
                 display.event(f"[jobs] FAILED ({code}): {name}")

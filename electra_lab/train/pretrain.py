@@ -60,8 +60,10 @@ def _previous_wall(run_dir: Path, resumed: bool) -> float:
     return 0.0
 
 
-def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: bool = True) -> dict:
+def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: bool = True,
+                    on_snapshot=None) -> dict:
     """Train, evaluate, checkpoint and export one run; returns a summary (run id, folders, metrics).
+    on_snapshot(trainer, fraction, folder): called after each snapshot (train.snapshot_fractions).
 
     Process-wide tuning (threads, allocator) is the caller's: the CLI and electra_lab.pretrain do it."""
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
@@ -80,6 +82,7 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
                                tags={"strategy": cfg.strategy.name, "kind": "pretrain", **cfg.run.tags})
         id_file.write_text(run_id)
     trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker)
+    trainer.on_snapshot = on_snapshot
     resumed = trainer.resume_if_possible()
     status = "FAILED"
     try:

@@ -91,6 +91,9 @@ class Trainer:
         self.data_state = self.sampler.state_dict()
         self.snapshots_done: list[float] = []
         self.history: list[dict] = []
+        # called as on_snapshot(trainer, fraction, folder) after each snapshot export (a sweep's
+        # intermediate value; raising stops the run, e.g. optuna.TrialPruned)
+        self.on_snapshot = None
         self._compiled_step = self._maybe_compile(strategy.step)
 
     # ------------------------------------------------------------------ state
@@ -277,6 +280,8 @@ class Trainer:
             self.export(folder)
             (folder / "pretrain_flops.txt").write_text(f"{self.flops}\n{self.step}\n")
             self.snapshots_done.append(frac)
+            if self.on_snapshot is not None:
+                self.on_snapshot(self, frac, folder)
 
     def write_history_csv(self, path: Path) -> None:
         keys: list[str] = []

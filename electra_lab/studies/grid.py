@@ -1,0 +1,228 @@
+"""`electra-lab grid STUDY.yaml`: run every unfinished unit (cell x seed) of a study in worker
+processes, each unit claimed in the study's Optuna storage first, so several workers (and several
+machines sharing the storage and the tracking store) never run one twice.
+
+A unit is done when its cell file exists under results/<study>/cells/ (committed with the
+repository, so a study can span sessions and machines) or its trial is COMPLETE in the storage
+(finished by another machine). A unit whose worker died (its trial RUNNING with no live owner) is
+failed on the next start and offered again; its pretraining resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from electra_lab.studies.jobs import Job, run_jobs
+from electra_lab.studies.spec import Study, Unit, load_study
+from electra_lab.studies.unit_run import cell_path, points, read_cell
+
+UNIT_ATTR = "unit"  # trial user attr naming the unit
+TAKEN_ELSEWHERE = 75  # a worker's exit code when another worker holds (or finished) its unit
+STUDY_PARAMS_KEYS = ("base", "seeds", "overrides")
+
+
+@dataclass
+class UnitState:
+    unit: Unit
+    state: str  # done | running-elsewhere | todo
+
+
+def ledger_study(study: Study, storage_url: str | None):
+    import optuna
+
+    from electra_lab.studies.ledger import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(storage_url)
+    return optuna.create_study(study_name=f"grid:{study.key}", storage=storage, direction="maximize",
+                               load_if_exists=True)
+
+
+def unit_trials(ledger) -> dict[str, list]:
+    """Non-failed trials per unit, lowest number first: the lowest is the unit's claim."""
+    import optuna
+
+    out: dict[str, list] = {}
+    for trial in ledger.get_trials(deepcopy=False):
+        if trial.state != optuna.trial.TrialState.FAIL and UNIT_ATTR in trial.user_attrs:
+            out.setdefault(trial.user_attrs[UNIT_ATTR], []).append(trial)
+    for trials in out.values():
+        trials.sort(key=lambda t: t.number)
+    return out
+
+
+def offer(ledger, unit_ids: list[str]) -> None:
+    """A WAITING trial for every unit that has no live or finished one."""
+    have = unit_trials(ledger)
+    for uid in unit_ids:
+        if uid not in have:
+            ledger.enqueue_trial({}, user_attrs={UNIT_ATTR: uid})
+
+
+def take(ledger, unit_id: str) -> int | str | None:
+    """Claim the unit: its trial id when this process won it, "done" when it is COMPLETE, None when
+    another worker holds it. Duplicate offers (two runners offering at once) resolve to the
+    lowest-numbered trial, which every contender tries."""
+    import optuna
+
+    from electra_lab.studies.ledger import claim
+
+    offer(ledger, [unit_id])
+    first = unit_trials(ledger)[unit_id][0]
+    if first.state == optuna.trial.TrialState.COMPLETE:
+        return "done"
+    if first.state == optuna.trial.TrialState.WAITING and claim(ledger, first._trial_id):
+        return first._trial_id
+    return None
+
+
+def unit_states(study: Study, ledger) -> list[UnitState]:
+    import optuna
+
+    trials = unit_trials(ledger)
+    out = []
+    for unit in study.units():
+        mine = trials.get(unit.id, [])
+        if cell_path(study, unit).exists() and read_cell(cell_path(study, unit)) is not None:
+            state = "done"
+        elif mine and mine[0].state == optuna.trial.TrialState.COMPLETE:
+            state = "done"
+        elif mine and mine[0].state == optuna.trial.TrialState.RUNNING:
+            state = "running-elsewhere"
+        else:
+            state = "todo"
+        out.append(UnitState(unit, state))
+    return out
+
+
+def select(units: list[Unit], only: list[str] | None) -> list[Unit]:
+    if not only:
+        return units
+    from electra_lab.config import ConfigError
+
+    known = {u.cell.name for u in units} | {u.cell.slug for u in units} | {u.id for u in units}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise ConfigError(f"--only: unknown cells {unknown}; cells: {sorted({u.cell.name for u in units})}")
+    return [u for u in units if {u.cell.name, u.cell.slug, u.id} & set(only)]
+
+
+def worker_command(study_path: Path, scale: str, unit: Unit, storage_url: str | None, parent_run_id: str | None,
+                   tracking: bool, sets: list[str] | None = None) -> list[str]:
+    return [sys.executable, "-m", "electra_lab.studies.grid_worker", str(study_path), unit.id, "--scale", scale,
+            *(["--storage", storage_url] if storage_url else []),
+            *(["--parent-run", parent_run_id] if parent_run_id else []), *([] if tracking else ["--no-tracking"]),
+            *[f"--set={item}" for item in sets or []]]
+
+
+def run_grid(study_path: str | Path, scale: str = "default", workers: int | None = None, only: list[str] | None = None,
+             storage_url: str | None = None, tracking: bool = True, poll_seconds: float = 1.0,
+             wait_seconds: float = 10.0, echo=None, sets: list[str] | None = None) -> list[UnitState]:
+    """Run every unfinished selected unit; returns the final states. Units held by workers of other
+    runners are waited for (their cell files appear here only if they share this folder)."""
+    from electra_lab.studies.ledger import fail_dead
+    from electra_lab.studies.study_runs import set_status, study_parent_run
+
+    study = load_study(study_path, scale, sets)
+    echo = echo or (lambda message: print(message, file=sys.stderr, flush=True))
+    workers = workers or study.workers
+    ledger = ledger_study(study, storage_url)
+    dead = fail_dead(ledger)
+    if dead:
+        echo(f"[grid] {len(dead)} unit(s) whose worker died will run again (trials {dead})")
+    selected = select(study.units(), only)
+    parent = None
+    if tracking:
+        parent = study_parent_run(study.tracking_uri, study.key, study.key,
+                                  params={"study_file": str(study_path), "scale": scale, "base": study.base,
+                                          "seeds": study.seeds, "cells": [c.name for c in study.cells],
+                                          "finetune": vars(study.finetune)})
+        set_status(study.tracking_uri, parent, "RUNNING")
+    prepare_shared_data(study, selected)
+    while True:
+        states = [s for s in unit_states(study, ledger) if s.unit in selected]
+        todo = [s.unit for s in states if s.state == "todo"]
+        elsewhere = [s.unit for s in states if s.state == "running-elsewhere"]
+        done = len(states) - len(todo) - len(elsewhere)
+        if not todo and not elsewhere:
+            echo(f"[grid] {study.key}: all {len(states)} units done")
+            if parent and only is None:
+                set_status(study.tracking_uri, parent, "FINISHED")
+            return states
+        if todo:
+            offer(ledger, [u.id for u in todo])
+            jobs = [Job(u.id, worker_command(Path(study_path), scale, u, storage_url, parent, tracking, sets),
+                        done_when=None, log=study.runs_dir / u.id / "worker.log",
+                        progress=study.runs_dir / u.id / "progress.json", ok_codes=(TAKEN_ELSEWHERE,))
+                    for u in todo]
+            run_jobs(jobs, workers=workers, poll_seconds=poll_seconds, echo=echo,
+                     overall=(f"{study.key}", done, len(states)))
+        else:
+            echo(f"[grid] waiting for {len(elsewhere)} unit(s) held by other workers: "
+                 f"{', '.join(u.id for u in elsewhere[:5])}")
+            time.sleep(wait_seconds)
+            fail_dead(ledger)
+
+
+def prepare_shared_data(study: Study, units: list[Unit]) -> None:
+    prepare_shared_data_for([study.config(unit) for unit in units])
+
+
+def prepare_shared_data_for(configs: list) -> None:
+    """Build each distinct corpus / tokenizer / block cache once, before workers race to."""
+    from electra_lab.train.pretrain import prepare_data
+
+    seen = set()
+    for cfg in configs:
+        key = repr((cfg.data, cfg.run.seed))
+        if key not in seen:
+            seen.add(key)
+            prepare_data(cfg)
+
+
+def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | None = None,
+            workers: int | None = None, sets: list[str] | None = None) -> str:
+    """The cells with their pretraining FLOPs and steps, and an estimated wall time."""
+    from electra_lab.flops import format_flops
+    from electra_lab.train.config_flops import config_flops
+
+    study = load_study(study_path, scale, sets)
+    workers = workers or study.workers
+    units = select(study.units(), only)
+    lines = [f"study {study.key}: {len({u.cell.name for u in units})} cells x {len(study.seeds)} seeds = "
+             f"{len(units)} units; {len(study.budget.points())} budget points x "
+             f"{len(study.finetune.train_sizes)} sizes x {study.finetune.seeds} fine-tuning seeds each",
+             f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8}"]
+    total_s = 0.0
+    for cell in dict.fromkeys(u.cell.name for u in units):
+        unit = next(u for u in units if u.cell.name == cell)
+        n = sum(1 for u in units if u.cell.name == cell)
+        if unit.is_floor:
+            flops, steps = 0.0, 0
+        else:
+            info = config_flops(study.config(unit))
+            flops, steps = info["pretrain_flops"], info["steps"]
+        seconds = estimate_unit_seconds(study, unit, flops)
+        total_s += seconds * n
+        lines.append(f"{cell:<44} {format_flops(flops):>9} {steps:>7} {seconds / 60:>8.1f}")
+    lines.append(f"estimated wall time: {total_s / 60 / workers:.0f} min on {workers} workers "
+                 f"({total_s / 3600:.1f} core-hours; pretraining at {CPU_FLOPS_PER_S:.1e} FLOP/s per core, "
+                 f"{FINETUNE_POINT_S:.0f} s per fine-tuning task x seed)")
+    return "\n".join(lines)
+
+
+# Rough single-core rates measured by the demo on this project's 2-core machines (results/foundation:
+# 7.5e13 FLOPs in ~6 min; a 1,000-example fine-tuning task x seed ~1 min); a dry run's estimate only.
+CPU_FLOPS_PER_S = 2.0e11
+FINETUNE_POINT_S = 60.0
+
+
+def estimate_unit_seconds(study: Study, unit: Unit, flops: float) -> float:
+    tasks = len(study.finetune.tasks) if study.finetune.tasks else 6
+    scale = [n / 1000 for n in study.finetune.train_sizes]
+    per_point = tasks * study.finetune.seeds * FINETUNE_POINT_S
+    evals = len(points(study, unit)) / len(study.finetune.train_sizes)
+    return flops / CPU_FLOPS_PER_S + evals * per_point * sum(max(s, 0.25) for s in scale)
+

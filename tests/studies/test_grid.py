@@ -1,0 +1,126 @@
+"""`electra-lab grid` end to end with real worker processes: nesting in MLflow, cell files, the
+report against what MLflow holds, resuming after a real SIGKILL, and two runners on one store."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pandas as pd
+import pytest
+
+from electra_lab.studies.grid import dry_run, ledger_study, unit_trials
+from electra_lab.studies.spec import load_study
+from tests.studies.conftest import cli, mlflow_runs
+
+pytestmark = pytest.mark.slow
+AXES = {"model.gen_fraction": [0.5, 1.0]}
+
+
+def complete_trials_per_unit(study):
+    ledger = ledger_study(study, "optuna.journal")
+    return {unit: sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+            for unit, trials in unit_trials(ledger).items()}
+
+
+def test_grid_nests_runs_writes_cells_and_the_report_matches_mlflow(study_env):
+    path = study_env("g", axes=AXES, workers=2)
+    done = cli("grid", str(path))
+    assert done.returncode == 0, done.stderr
+    study = load_study(path)
+    cells = sorted(p.name for p in (study.results / "cells").glob("*.json"))
+    assert cells == ["gen_fraction=0.5_s0.json", "gen_fraction=1_s0.json", "random-init_s0.json"]
+
+    runs = mlflow_runs(study.tracking_uri, study.key)
+    parent = runs[runs["tags.kind"] == "study"]
+    assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
+    parent_id = parent["run_id"].iloc[0]
+    pretrain = runs[runs["tags.kind"] == "pretrain"].set_index("tags.unit")
+    assert sorted(pretrain.index) == ["gen_fraction=0.5_s0", "gen_fraction=1_s0"]
+    assert (pretrain["tags.mlflow.parentRunId"] == parent_id).all()
+    evals = runs[runs["tags.kind"] == "evaluation"]
+    assert len(evals) == 2 * 2 + 1  # two cells x (snapshot 0.5 + final) + the floor
+    for r in evals.to_dict("records"):
+        expected = parent_id if r["tags.cell"] == "random-init" else pretrain.loc[r["tags.unit"], "run_id"]
+        assert r["tags.mlflow.parentRunId"] == expected
+    assert set(evals["tags.mlflow.runName"]) == {
+        "gen_fraction=0.5 s0 @0.5 n=16", "gen_fraction=0.5 s0 @1 n=16", "gen_fraction=1 s0 @0.5 n=16",
+        "gen_fraction=1 s0 @1 n=16", "random-init s0 n=16"}
+    final = evals[evals["tags.fraction"] == "1"]
+    assert (final["metrics.pretrain_flops"] > 0).all()
+    assert (final["params.overrides"].str.contains("model.gen_fraction=")).all()
+
+    report = cli("report", str(path))
+    assert report.returncode == 0, report.stderr
+    summary = pd.read_csv(study.results / "summary.csv")
+    suite = summary[summary["score"] == "suite_score"].set_index(["cell", "fraction"])
+    for r in evals.to_dict("records"):
+        key = (r["tags.cell"], float(r["tags.fraction"]))
+        assert suite.loc[key, "mean"] == pytest.approx(r["metrics.suite_score"], abs=1e-12)
+        assert suite.loc[key, "pretrain_flops"] == pytest.approx(r["metrics.pretrain_flops"])
+    assert "Read from mlflow" in (study.results / "README.md").read_text()
+
+    # the committed cell files alone give the same table, and import back into an empty store
+    from_cells = cli("report", str(path), "--source", "cells")
+    assert from_cells.returncode == 0, from_cells.stderr
+    assert pd.read_csv(study.results / "summary.csv").equals(summary)
+    fresh = f"sqlite:///{path.parent / 'fresh.db'}"
+    imported = cli("report", str(path), "--import-cells", "--set", f"tracking_uri={fresh}")
+    assert imported.returncode == 0 and "imported 5 evaluations" in imported.stderr, imported.stderr
+    assert "Read from mlflow" in (study.results / "README.md").read_text()
+    assert pd.read_csv(study.results / "summary.csv")[["cell", "fraction", "score", "mean"]].equals(
+        summary[["cell", "fraction", "score", "mean"]])
+
+
+def test_dry_run_lists_cells_with_flops_and_an_estimate(study_env):
+    text = dry_run(study_env("d", axes=AXES))
+    assert "gen_fraction=0.5" in text and "random-init" in text and "estimated wall time" in text
+    assert "3 units" in text
+
+
+def test_sigkill_halfway_then_restart_reruns_nothing_finished(study_env):
+    path = study_env("k", axes=AXES)
+    study = load_study(path)
+    cells = study.results / "cells"
+    runner = subprocess.Popen([sys.executable, "-m", "electra_lab.cli", "grid", str(path)], start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(cells.glob("*.json"))) < 1:
+        time.sleep(0.5)
+    time.sleep(3)  # into the next unit
+    os.killpg(runner.pid, signal.SIGKILL)  # the runner and its worker, as a crash would
+    runner.wait()
+    finished = {p.name: p.read_text() for p in cells.glob("*.json")}
+    assert 1 <= len(finished) < 3, "the kill must land halfway"
+
+    again = cli("grid", str(path))
+    assert again.returncode == 0, again.stderr
+    for name, text in finished.items():
+        assert (cells / name).read_text() == text, f"{name} was run again"
+        assert f"start: {name.removesuffix('.json')}" not in again.stderr
+    assert len(list(cells.glob("*.json"))) == 3
+    assert set(complete_trials_per_unit(study).values()) == {1}
+    runs = mlflow_runs(study.tracking_uri, study.key)
+    assert runs[runs["tags.kind"] == "pretrain"]["tags.unit"].value_counts().max() == 1
+
+
+def test_two_runners_on_one_store_run_each_unit_exactly_once(study_env):
+    path = study_env("two", axes=AXES)
+    study = load_study(path)
+    first, second = (subprocess.Popen([sys.executable, "-m", "electra_lab.cli", "grid", str(path)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2))
+    outs = [p.communicate(timeout=400) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, [err[-2500:] for _, err in outs]
+    assert complete_trials_per_unit(study) == {u.id: 1 for u in study.units()}
+    runs = mlflow_runs(study.tracking_uri, study.key)
+    assert runs[runs["tags.kind"] == "pretrain"]["tags.unit"].value_counts().to_dict() == {
+        u.id: 1 for u in study.units() if not u.is_floor}
+    evals = runs[runs["tags.kind"] == "evaluation"]
+    assert evals.groupby(["tags.unit", "tags.fraction"]).size().max() == 1
+    assert len(runs[runs["tags.kind"] == "study"]) == 1
+    started = [line for out, err in outs for line in err.splitlines() if "[jobs] done:" in line]
+    assert len(started) == len(study.units()), started  # every unit finished by exactly one runner's worker
+    payloads = [json.loads(p.read_text()) for p in (study.results / "cells").glob("*.json")]
+    assert sorted(p["unit"] for p in payloads) == sorted(u.id for u in study.units())

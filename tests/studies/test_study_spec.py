@@ -1,0 +1,92 @@
+"""Study files: cells from axes and variants, scales, --set, and every error named before anything runs."""
+import pytest
+import yaml
+
+from electra_lab.config import ConfigError
+from electra_lab.studies.shipped_configs import experiment_path
+from electra_lab.studies.spec import FLOOR, load_study
+
+SHIPPED = ["weight_sharing", "generator_size", "training_algorithms", "efficiency", "model_size_vs_compute", "gdes"]
+
+
+def write(tmp_path, **keys):
+    tree = {"name": "s", "base": "pretrain/tiny_electra.yaml", "axes": {"model.gen_fraction": [0.25, 0.5]}, **keys}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_axes_make_a_product_and_variants_add_cells(tmp_path):
+    study = load_study(write(tmp_path, axes={"disc": {"a": ["model.hidden=64", "model.heads=1", "model.ffn=256"],
+                                                      "b": []},
+                                             "model.gen_fraction": [0.25, 1.0]},
+                             variants=[{"name": "uni", "overrides": ["strategy=unigram_generator"],
+                                        "at": {"disc": "b"}}],
+                             seeds=[0, 1]))
+    names = [c.name for c in study.cells]
+    assert names == ["disc=a,gen_fraction=0.25", "disc=a,gen_fraction=1", "disc=b,gen_fraction=0.25",
+                     "disc=b,gen_fraction=1", "uni"]
+    assert study.cells[0].coords == {"disc": "a", "gen_fraction": "0.25"}
+    assert study.cells[-1].coords == {"disc": "b", "variant": "uni"}
+    units = study.units()
+    assert len(units) == 5 * 2 + 2 and [u.id for u in units if u.is_floor] == [f"{FLOOR}_s0", f"{FLOOR}_s1"]
+    cfg = study.config(units[2])  # disc=a, gen 1.0, seed 0
+    assert (cfg.model.hidden, cfg.model.gen_fraction, cfg.run.seed) == (64, 1.0, 0)
+    assert study.config(next(u for u in units if u.cell.name == "uni")).strategy.name == "unigram_generator"
+
+
+def test_budget_is_matched_and_fractions_become_snapshots(tmp_path):
+    study = load_study(write(tmp_path, budget={"flops": 2e13, "fractions": [0.5, 0.25]}))
+    cfg = study.config(study.units()[0])
+    assert cfg.train.flops == 2e13 and cfg.train.steps is None and cfg.train.snapshot_fractions == [0.25, 0.5]
+    assert study.budget.points() == [0.25, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("keys, named", [
+    ({"colour": 1}, "unknown keys ['colour']"),
+    ({"axes": {"model.gen_fraktion": [0.5]}}, "cell 'gen_fraktion=0.5': unknown config key 'model.gen_fraktion'"),
+    ({"axes": {}, "variants": [{"name": "ts", "overrides": ["strategy=two_stage", "model.gen_fraction=0.5"]}]},
+     "cell 'ts': strategy two_stage initialises the discriminator from the generator"),
+    ({"variants": [{"name": "u", "overrides": [], "at": {"size": "x"}}]}, "variant 'u': at names unknown axes"),
+    ({"budget": {"flops": 1e13, "steps": 5}}, "at most one of"),
+    ({"budget": {"fractions": [1.5]}}, "budget.fractions must be distinct numbers in (0, 1)"),
+    ({"finetune": {"tasks": ["sst3"]}}, "unknown task 'sst3'"),
+    ({"finetune": {"colour": 1}}, "unknown config key 'finetune.colour'"),
+    ({"report": [{"kind": "flops"}]}, "needs at least four budget points"),
+    ({"report": [{"kind": "line", "x": "size"}]}, "report[0].x 'size' is not an axis"),
+    ({"seeds": [0, 0]}, "seeds must be a non-empty list of distinct integers"),
+    ({"variants": [{"name": "gen_fraction=0.25", "overrides": []}]}, "cell names must be unique"),
+])
+def test_bad_study_files_name_the_problem(tmp_path, keys, named):
+    with pytest.raises(ConfigError) as err:
+        load_study(write(tmp_path, **keys))
+    assert named in str(err.value)
+
+
+def test_scale_replaces_keys_and_merges_finetune(tmp_path):
+    path = write(tmp_path, finetune={"tasks": ["hyperbaton"], "seeds": 2},
+                 scales={"big": {"axes": {"model.gen_fraction": [1.0]}, "budget": {"steps": 7},
+                                 "finetune": {"seeds": 5}}})
+    big = load_study(path, "big")
+    assert [c.name for c in big.cells] == ["gen_fraction=1"] and big.key == "s-big"
+    assert (big.finetune.seeds, big.finetune.tasks) == (5, ["hyperbaton"])
+    assert big.config(big.units()[0]).train.steps == 7
+    with pytest.raises(ConfigError, match="unknown scale 'huge'"):
+        load_study(path, "huge")
+
+
+def test_set_replaces_and_appends(tmp_path):
+    study = load_study(write(tmp_path, overrides=["train.eval_every=7"]),
+                       sets=["seeds=[3, 4]", "overrides+=[train.log_every=3]", "budget={steps: 9}"])
+    cfg = study.config(study.units()[0])
+    assert study.seeds == [3, 4] and (cfg.train.eval_every, cfg.train.log_every, cfg.train.steps) == (7, 3, 9)
+    with pytest.raises(ConfigError, match="unknown keys"):
+        load_study(write(tmp_path), sets=["sedes=[1]"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_study_files_load_at_both_scales(name):
+    tiny = load_study(experiment_path(f"studies/{name}.yaml"))
+    paper = load_study(experiment_path(f"studies/{name}.yaml"), "paper")
+    assert len(tiny.seeds) >= 3 and tiny.report and paper.finetune.suite == "glue"
+    assert paper.config(paper.units()[0]).model.hidden >= 256  # ELECTRA-Small or larger
