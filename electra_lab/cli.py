@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("bench-finetune", help="seconds per fine-tuning evaluation point, old code path vs new defaults")
+    from electra_lab.bench.finetune_cost import add_arguments as add_finetune_cost_arguments
+    from electra_lab.bench.finetune_cost import run_from_args as run_finetune_cost
+
+    add_finetune_cost_arguments(p)
+    p.set_defaults(func=run_finetune_cost)
+
     p = sub.add_parser("demo", help="the quick study: tiny ELECTRA vs BERT-MLM at equal FLOPs on offline text")
     p.add_argument("overrides", nargs="*", help="applied to both runs, e.g. train.flops=1e13")
     p.add_argument("--results", default="results")
@@ -183,12 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change the file's keys: budget.flops=1e14, seeds=[0,1], overrides+=[train.eval_every=50]")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("scale-search", help="pretrain variants, fine-tune on learning curves, compare with random init")
-    p.add_argument("spec", help="study spec, e.g. experiments/studies/scale_search.yaml")
-    p.add_argument("--out", default="results/downstream/scale_search")
-    p.add_argument("--workers", type=int, default=2, help="single-threaded jobs run side by side")
-    p.add_argument("--report-only", action="store_true", help="write the report from the points finished so far")
-    p.set_defaults(func=cmd_scale_search)
     return parser
 
 
@@ -248,21 +249,6 @@ def cmd_check_overlap(args) -> int:
     print(json.dumps({"corpus_key": corpus.key, "sources": cfg.data.sources, "tasks": tasks, "overlaps": len(overlaps),
                       "examples": [str(o) for o in overlaps[:10]]}, indent=2))
     return 1 if overlaps else 0
-
-
-def cmd_scale_search(args) -> int:
-    import time
-    from pathlib import Path
-
-    from electra_lab.studies.provenance import provenance
-    from electra_lab.studies.scale_search import run_scale_search, summarise, write_report
-
-    started = time.time()
-    out = Path(args.out)
-    seeds = run_scale_search(args.spec, out, workers=args.workers, report_only=args.report_only)
-    info = {**provenance(), "wall_seconds_this_invocation": round(time.time() - started)}
-    print(write_report(out, args.spec, summarise(seeds), info))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

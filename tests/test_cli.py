@@ -55,13 +55,15 @@ def test_every_pretrain_config_spends_its_budget():
             assert info["steps"] == cfg.train.steps and info["pretrain_flops"] == info["steps"] * per_step, path
 
 
-def test_scale_search_with_a_bad_spec_is_a_one_line_error(tmp_path, capsys):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("variants: []\nfinetune: {tasks: [movie_polarity], train_sizes: [10]}\nfloor_from: nobody\n")
-    assert main(["scale-search", str(spec), "--out", str(tmp_path / "out")]) == 2
+def test_grid_with_a_bad_study_file_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "study.yaml"
+    spec.write_text("name: s\nbase: pretrain/tiny_electra.yaml\nvariants: [{name: a, overrides: []}]\n"
+                    "finetune: {tasks: [movie_polarity], floor_from: nobody}\n")
+    assert main(["grid", str(spec)]) == 2
     err = capsys.readouterr().err.strip()
     assert "floor_from 'nobody'" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "out").exists()  # nothing started
+    assert list(tmp_path.iterdir()) == [spec]  # nothing started: no storage, store or runs
 
 
 def test_check_overlap_fails_on_a_planted_evaluation_text(tmp_path, monkeypatch, capsys):
@@ -139,7 +141,7 @@ def test_user_facing_errors_are_project_errors_and_keep_their_old_bases():
     from electra_lab.errors import ElectraLabError
     from electra_lab.studies.evaluate import ModelNotFound
     from electra_lab.studies.jobs import JobFailed
-    from electra_lab.studies.scale_search import NoPoints
+    from electra_lab.studies.study_frame import NoEvaluations
     from electra_lab.tasks.glue import GlueUnavailableError
     from electra_lab.tasks.offline.sources import TaskDataError
     from electra_lab.tasks.overlap import EvaluationOverlapError
@@ -151,7 +153,7 @@ def test_user_facing_errors_are_project_errors_and_keep_their_old_bases():
                             (UnknownTaskError, ValueError), (TaskDataError, RuntimeError),
                             (GlueUnavailableError, RuntimeError), (EvaluationOverlapError, RuntimeError),
                             (JobFailed, RuntimeError), (ModelNotFound, FileNotFoundError),
-                            (NoPoints, FileNotFoundError)]:
+                            (NoEvaluations, FileNotFoundError)]:
         assert issubclass(error, ElectraLabError) and issubclass(error, old_base), error
 
 

@@ -1,4 +1,4 @@
-"""A built (non-editable) install carries everything it needs: the demo's and the scale search's
+"""A built (non-editable) install carries everything it needs: the demo's and the study files'
 shipped configs resolve inside the installed package and load, from a folder outside the repo."""
 import json
 import os
@@ -22,14 +22,17 @@ CHECK = textwrap.dedent("""
     site = Path(sys.argv[1])
     from electra_lab.experiment import load_config
     from electra_lab.studies.demo import demo_configs, pretrain_jobs
-    from electra_lab.studies.scale_search import load_spec, plan_jobs
+    from electra_lab.studies.grid import worker_command
     from electra_lab.studies.shipped_configs import experiment_path, experiments_dir
+    from electra_lab.studies.spec import load_study
 
     demo = demo_configs()
-    spec = load_spec(experiment_path("studies/scale_search.yaml"))
-    variants = {v.name: load_config(experiment_path(v.config), v.overrides).run.name for v in spec.variants}
-    commands = [job.command for job in pretrain_jobs(demo, []) + plan_jobs(spec, Path("out"))]
+    study = load_study(experiment_path("studies/scale_search.yaml"))
+    variants = {u.id: study.config(u).model.hidden for u in study.units()}
+    commands = [job.command for job in pretrain_jobs(demo, [])]
+    commands += [worker_command(study.path, "default", u, None, None, False) for u in study.units()]
     configs = [arg for command in commands for arg in command if arg.endswith(".yaml")]
+    configs.append(str(experiment_path(study.base)))
     modules = [m.__file__ for name, m in sys.modules.items()
                if name.startswith("electra_lab") and getattr(m, "__file__", None)]
     print(json.dumps({"experiments": str(experiments_dir()), "demo": {k: c.run.name for k, c in demo.items()},
@@ -68,7 +71,7 @@ def test_installed_package_has_every_subpackage_and_config(installed):
             for p in (installed / "electra_lab/experiments").rglob("*.yaml")} == shipped
 
 
-def test_installed_demo_and_scale_search_configs_resolve_and_load(installed, tmp_path):
+def test_installed_demo_and_study_configs_resolve_and_load(installed, tmp_path):
     elsewhere = tmp_path / "elsewhere"  # no experiments/ folder around, not the repo
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(installed), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}

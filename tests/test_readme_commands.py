@@ -169,23 +169,21 @@ def run_bench(argv, comment, workdir, capsys):
     asks_for_help("bench", capsys)
 
 
-def check_scale_search(argv, comment, workdir, capsys):
-    """The study pretrains and fine-tunes for hours: load its spec and every variant's config with
-    its overrides, which is where a stale key would stop it."""
-    from electra_lab.studies.scale_search import load_spec
-    from electra_lab.studies.shipped_configs import experiment_path
-    from electra_lab.tasks.finetune import finetune_options
+def check_study_file(argv, comment, workdir, capsys):
+    """Studies pretrain and fine-tune for hours: load the file (every cell's config, built down to
+    its models, or the sweep's ranges), which is where a stale key would stop it."""
+    from electra_lab.studies.spec import load_study
+    from electra_lab.studies.sweep_spec import is_sweep_file, load_sweep
 
     args = parse(argv)
-    spec = load_spec(args.spec)
-    finetune_options(spec.finetune.options)
-    for variant in spec.variants:
-        load_config(experiment_path(variant.config), list(variant.overrides))
-    asks_for_help("scale-search", capsys)
+    path = args.sweep if argv[0] == "sweep" else args.study
+    (load_sweep if is_sweep_file(path) else load_study)(path, args.scale, args.set)
+    asks_for_help(argv[0], capsys)
 
 
 HANDLERS = {"pretrain": run_pretrain, "flops": run_flops, "finetune": check_finetune,
-            "check-overlap": check_overlap, "bench": run_bench, "scale-search": check_scale_search}
+            "check-overlap": check_overlap, "bench": run_bench, "grid": check_study_file,
+            "sweep": check_study_file, "report": check_study_file}
 
 
 def test_the_readme_shows_commands():

@@ -10,6 +10,7 @@ failed by the next start, and its work is offered again.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -79,12 +80,32 @@ def owner_alive(trial, now: float | None = None, stale_after: float = STALE_AFTE
     return now - float(trial.user_attrs.get(HEARTBEAT, 0)) < stale_after
 
 
+@contextlib.contextmanager
+def _sqlite_claim_lock(storage):
+    """sqlite ignores SELECT ... FOR UPDATE, so two processes can both see a trial WAITING and both
+    move it to RUNNING (measured: tests/studies/test_ledger.py); a file lock beside the database
+    makes the check-and-set one step. A journal file and PostgreSQL/MySQL need none."""
+    url = getattr(getattr(storage, "_backend", storage), "url", "")  # optuna wraps an RDB in a cache
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    with open(url[len("sqlite:///"):] + ".claim.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def claim(study, trial_id: int) -> bool:
     """Take a WAITING trial; True for exactly one caller, however many race for it."""
     import optuna
 
     try:
-        won = study._storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING)
+        with _sqlite_claim_lock(study._storage):
+            won = study._storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False
     if won:
