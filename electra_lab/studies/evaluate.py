@@ -76,15 +76,26 @@ def finetune_and_log(source: str, suite: str = "offline", tasks: list[str] | Non
     result = finetune_suite(resolved.model_dir, suite, tasks, seeds, options=options, glue_dir=glue_dir,
                             random_init=random_init, progress_file=progress_file)
     if tracking_uri:
-        log_suite(result, resolved, tracking_uri, experiment, label or f"finetune-{suite}")
+        log_suite(result, resolved, tracking_uri, experiment, label or evaluation_label(resolved, suite, random_init))
     return result, resolved
+
+
+def evaluation_label(resolved: ResolvedModel, suite: str, random_init: bool) -> str:
+    """What a fine-tuning run evaluates, as its MLflow name: the run and checkpoint it came from
+    (runs/tiny-electra/snapshots/frac_0.5000 -> "tiny-electra frac_0.5000 on offline"), or the
+    random-init floor of that shape."""
+    folder = Path(resolved.model_dir)
+    parts = [p for p in folder.parts if p not in ("encoder", "export", "snapshots")]
+    where = " ".join(parts[-2:]) if "snapshots" in folder.parts else (parts[-1] if parts else str(folder))
+    return f"random-init ({where} shape) on {suite}" if random_init else f"{where} on {suite}"
 
 
 def log_suite(result: SuiteResult, resolved: ResolvedModel, tracking_uri: str, experiment: str, name: str) -> str:
     from electra_lab.tracking import Tracker
 
     tracker = Tracker(tracking_uri, experiment)
-    tracker.start(name, parent_run_id=resolved.pretrain_run_id,
+    # the floor is no child of the run whose shape it borrows: it evaluates no pretraining
+    tracker.start(name, parent_run_id=None if result.random_init else resolved.pretrain_run_id,
                   tags={"kind": "finetune", "suite": result.suite, "random_init": result.random_init})
     try:
         tracker.log_params({"model_dir": str(resolved.model_dir), "suite": result.suite,

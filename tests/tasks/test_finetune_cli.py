@@ -43,6 +43,16 @@ def test_finetune_command_logs_a_child_of_the_pretraining_run(tmp_path, tiny_mod
     assert len(children) == 1
     assert children["metrics.pretrain_flops"].iloc[0] == 1.5e12
     assert 0.0 <= children["metrics.suite_score"].iloc[0] <= 1.0
+    assert children["tags.mlflow.runName"].iloc[0] == "tiny on glue"  # named by what it evaluates
+
+    # the random-init floor of the same shape is named so, and is no child of the pretraining run
+    assert main(["finetune", str(run_dir), "--random-init", "--suite", "glue", "--tasks", "sst2", "--seeds", "1",
+                 "--glue-dir", str(tmp_path / "glue"), "--tracking-uri", uri,
+                 "--set", "epochs={sst2: 1}", "batch_size=16", "cpu_threads=1", "device=cpu"]) == 0
+    runs = mlflow.search_runs(experiment_names=["electra-lab"])
+    floor = runs[runs["tags.mlflow.runName"] == "random-init (tiny shape) on glue"]
+    assert len(floor) == 1 and floor["tags.mlflow.parentRunId"].isna().all()
+    assert len(runs[runs["tags.mlflow.parentRunId"] == parent.info.run_id]) == 1
 
 
 def test_unknown_task_lists_valid_names(tmp_path, tiny_model_dir, capsys):
