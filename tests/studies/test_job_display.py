@@ -40,3 +40,19 @@ def test_a_sized_terminal_keeps_following_its_width():
 
 def test_no_terminal_means_no_bars():
     assert not JobDisplay(stream=io.StringIO()).live
+
+
+def test_the_study_bar_counts_units_above_the_job_lines(tmp_path):
+    lines = []
+    plain = JobDisplay(stream=io.StringIO(), live=False, echo=lines.append, overall=("study", 2, 5))
+    plain.advance()
+    assert lines == ["[jobs] study: 3/5 units done"]
+    stream = io.StringIO()
+    live = JobDisplay(stream=stream, live=True, echo=lambda message: None, overall=("study", 1, 4))
+    (tmp_path / "p.json").write_text('{"kind": "pretrain", "step": 3, "total_steps": 9, "updated": 1e12}')
+    live.start("unit")
+    live.update("unit", tmp_path / "p.json")
+    live.advance()
+    assert live.positions["unit"] == 1 and live.overall.n == 2  # row 0 is the study's bar
+    live.close()
+    assert "study: units" in stream.getvalue() and "2/4" in stream.getvalue()
