@@ -38,6 +38,27 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.
     return lanes >= dropped - (1 << 15), _LANES / (_LANES - dropped)
 
 
+def keep_multiplier(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor:
+    """keep_mask's decisions from the same draws, as a float32 multiplier: 1 / (1 - P(drop)) where
+    kept, 0 where dropped. On CPU, x * multiplier runs several times faster than torch.where on a
+    boolean mask (forward and backward), at four bytes per element kept for backward instead of one."""
+    n = shape.numel()
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)
+    lanes = words.view(torch.int16)[:n].view(shape)
+    dropped = drop_threshold(p)
+    # int16 lanes are exact in float32; comparing in place avoids a boolean tensor
+    return lanes.to(torch.float32).ge_(dropped - (1 << 15)).mul_(_LANES / (_LANES - dropped))
+
+
+def multiplied_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """packed_dropout's distribution with keep_multiplier's masks (CPU; ATen's dropout elsewhere)."""
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu":
+        return nn.functional.dropout(x, p, training=True)
+    return (x * keep_multiplier(x.shape, p, x.device)).to(x.dtype)  # scaled in float32, as ATen does
+
+
 class _PackedDropout(torch.autograd.Function):
     """Zeroes the dropped elements; multiplies the kept ones by `scale` (1.0: the caller rescales)."""
 

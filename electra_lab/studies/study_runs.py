@@ -103,4 +103,8 @@ def evaluation_runs(tracking_uri: str, experiment: str, key: str):
 
 def set_status(tracking_uri: str, run_id: str, status: str) -> None:
     """RUNNING while a runner works on the study, FINISHED once every unit is done."""
-    _client(tracking_uri).update_run(run_id, status=status)
+    client = _client(tracking_uri)
+    if status == "RUNNING":
+        client.update_run(run_id, status=status)
+    else:
+        client.set_terminated(run_id, status)  # sets the end time too

@@ -49,7 +49,8 @@ def measure(sweep: Sweep, m: Measure, folder: Path, trainer=None, run_dir: Path 
         from electra_lab.tasks.probe import probe_suite
 
         caps = SplitCaps(train=ft.train_sizes[0], dev=ft.dev, test=ft.test)
-        return float(probe_suite(model_dir, ft.suite, ft.tasks, caps=caps).score)
+        return float(probe_suite(model_dir, ft.suite, ft.tasks, caps=caps, cpu_threads=sweep.threads,
+                                 glue_dir=Path(ft.glue_dir) if ft.glue_dir else None).score)
     from electra_lab.tasks.finetune import finetune_options, finetune_suite
 
     options = finetune_options([*ft.options, f"caps={{train: {ft.train_sizes[0]}, dev: {ft.dev}, test: {ft.test}}}",

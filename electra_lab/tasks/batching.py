@@ -1,7 +1,9 @@
 """Examples -> token ids -> padded batches.
 
 Sequences are padded per batch, not to max_length: most offline texts are far shorter than
-128 tokens, and padding to the batch's longest is the main saving on a CPU.
+128 tokens, and padding to the batch's longest is the main saving on a CPU. Training batches can
+also be bucketed by length (epoch_batches), which halves the padded tokens of a random batch of
+short, varied texts.
 """
 from __future__ import annotations
 
@@ -42,15 +44,15 @@ def encode(tokenizer, examples: Sequence[Example], max_length: int, regression: 
 
 
 def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(data.input_ids[i]) for i in indices)
-    input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
-    token_type_ids = torch.zeros((len(indices), width), dtype=torch.long)
-    attention_mask = torch.zeros((len(indices), width), dtype=torch.long)
-    for row, i in enumerate(indices):
-        n = len(data.input_ids[i])
-        input_ids[row, :n] = torch.tensor(data.input_ids[i])
-        token_type_ids[row, :n] = torch.tensor(data.token_type_ids[i])
-        attention_mask[row, :n] = 1
+    """[B, width] ids, segment ids and mask (1 = token), padded to the batch's longest."""
+    rows = [data.input_ids[i] for i in indices]
+    segments = [data.token_type_ids[i] for i in indices]
+    lengths = [len(row) for row in rows]
+    width = max(lengths)
+    # one conversion per tensor, not a small tensor and a copy per row
+    input_ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], dtype=torch.long)
+    token_type_ids = torch.tensor([seg + [0] * (width - len(seg)) for seg in segments], dtype=torch.long)
+    attention_mask = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).long()
     return {
         "input_ids": input_ids,
         "token_type_ids": token_type_ids,
@@ -59,12 +61,33 @@ def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> dict[str, tor
     }
 
 
-def training_batches(data: Encoded, batch_size: int, generator: torch.Generator,
-                     pad_id: int) -> Iterator[dict[str, torch.Tensor]]:
-    """One epoch in a seeded random order."""
-    order = torch.randperm(len(data), generator=generator).tolist()
-    for start in range(0, len(order), batch_size):
-        yield collate(data, order[start : start + batch_size], pad_id)
+def epoch_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator,
+                  bucket_batches: int = 0) -> list[list[int]]:
+    """One epoch's batches of example indices, every index exactly once, in a seeded random order.
+
+    bucket_batches=0: consecutive slices of one random permutation (every batch pads to the
+    longest of a random sample). bucket_batches=k: the permutation is cut into chunks of k batches'
+    worth of examples, each chunk sorted by length (ties stay in random order) and sliced into
+    batches, and the batches are then shuffled, so a batch holds examples of similar length and
+    pads little while the order across batches stays random. Either way every batch is full but
+    one, so an epoch has ceil(n / batch_size) updates."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if bucket_batches <= 0:
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    chunk = bucket_batches * batch_size
+    batches = []
+    for first in range(0, len(order), chunk):
+        ranked = sorted(order[first : first + chunk], key=lambda i: lengths[i])  # stable: ties keep random order
+        batches += [ranked[start : start + batch_size] for start in range(0, len(ranked), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def training_batches(data: Encoded, batch_size: int, generator: torch.Generator, pad_id: int,
+                     bucket_batches: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """One epoch of padded batches in a seeded random order (epoch_batches)."""
+    lengths = [len(ids) for ids in data.input_ids]
+    for indices in epoch_batches(lengths, batch_size, generator, bucket_batches):
+        yield collate(data, indices, pad_id)
 
 
 def evaluation_batches(data: Encoded, batch_size: int,

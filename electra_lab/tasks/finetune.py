@@ -6,6 +6,12 @@ optimiser's missing bias correction as a switch); linear decay with 10% warmup; 
 128 tokens; symmetric pairs doubled. Every epoch ends with a dev evaluation. Tasks with a
 labelled test split report the test metric of the best-on-dev epoch; GLUE reports dev after the
 last epoch, as the paper does. Results are medians over seeds with their spread.
+
+What one call costs, and the options that cut it without changing what is measured (each one a
+FinetuneOptions field; LEGACY_SPEED_OPTIONS turns them all off, the code path before them, which
+electra-lab bench-finetune times against the defaults): length-bucketed training batches,
+a [CLS]-only forward (tasks/cls_forward.py), packed-bit dropout masks, a floor under Adam's square
+root, and tokenised tasks cached on disk (tasks/token_cache.py).
 """
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ import torch
 from torch import nn
 
 from electra_lab.config import apply_overrides, build_dataclass
+from electra_lab.models.packed_dropout import install_packed_dropout
+from electra_lab.tasks import token_cache
 from electra_lab.tasks.base import LoadOptions, SplitCaps, Task
 from electra_lab.tasks.batching import Encoded, encode, evaluation_batches, training_batches, with_swapped_pairs
 from electra_lab.tasks.finetune_progress import FinetuneProgress
@@ -69,6 +77,29 @@ class FinetuneOptions:
     # torch CPU threads while fine-tuning (None: torch's default). On a CPU shared with other jobs
     # 1 thread was ~8x faster per step than 2 here: spinning OpenMP threads fight for the cores.
     cpu_threads: int | None = None
+    # ---- speed (results/bench/finetune-cost-cpu.md); LEGACY_SPEED_OPTIONS turns all of them off
+    # training batches from chunks of this many batches' worth of examples sorted by length, the
+    # batches then shuffled (batching.epoch_batches): a random batch of short texts pads to ~2x its
+    # tokens, a bucketed one to ~1.07x; same updates per epoch. 0 = plain random batches
+    bucket_batches: int = 16
+    # the encoder's [CLS] state computed by tasks/cls_forward.py (the same function: the last layer
+    # only at [CLS], fused QKV, one additive mask); False = transformers' full forward
+    lean_forward: bool = True
+    # CPU dropout masks from packed 16-bit random lanes (models/packed_dropout.py: the same keep
+    # probability to 2^-17, a quarter of the random draws); False = ATen's dropout
+    packed_dropout: bool = True
+    # added to Adam's second moment under the square root (train/optim.py: this CPU's sqrt of 0 is
+    # ~13x slower, and unseen tokens' embedding rows stay at 0); 1e-30 changes no float32 result
+    # next to eps 1e-6 in practice. 0 = none. Used by the no-bias-correction optimiser only
+    adam_sqrt_floor: float = 1e-30
+    # keep each offline task's tokenised splits on disk (tasks/token_cache.py), keyed by the
+    # tokenizer files, task, caps, max_length and code; False = load and tokenise on every call
+    task_cache: bool = True
+
+
+# The code path before the speed options above, for benchmarks and for reproducing old numbers.
+LEGACY_SPEED_OPTIONS = ["bucket_batches=0", "lean_forward=false", "packed_dropout=false", "adam_sqrt_floor=0",
+                        "task_cache=false"]
 
 
 def finetune_options(items: list[str] | None = None) -> FinetuneOptions:
@@ -109,9 +140,14 @@ def load_encoder(model_dir: str | Path, random_init: bool = False) -> nn.Module:
 
 
 def build_classifier(encoder: nn.Module, task: Task, options: FinetuneOptions) -> SequenceClassifier:
+    """Encoder + head. With packed_dropout and transformers' forward, the encoder's own dropout
+    modules are swapped for packed ones (as pretraining does): pass a copy you may change."""
     config = encoder.config
     head = build_head(options.head, config.hidden_size, task.num_labels, options.head_dropout, config.initializer_range)
-    return SequenceClassifier(encoder, head)
+    model = SequenceClassifier(encoder, head, lean=options.lean_forward, packed_dropout=options.packed_dropout)
+    if options.packed_dropout:
+        install_packed_dropout(model)  # the head's dropout, and transformers' path when it runs
+    return model
 
 
 # ---------------------------------------------------------------- optimisation
@@ -128,7 +164,8 @@ def build_optimizer(model: SequenceClassifier, options: FinetuneOptions) -> torc
     )
     if options.adam_bias_correction:
         return torch.optim.AdamW(groups, lr=options.lr, eps=options.adam_eps, weight_decay=options.weight_decay)
-    return AdamWNoBiasCorrection(groups, lr=options.lr, eps=options.adam_eps, weight_decay=options.weight_decay)
+    return AdamWNoBiasCorrection(groups, lr=options.lr, eps=options.adam_eps, weight_decay=options.weight_decay,
+                                 sqrt_floor=options.adam_sqrt_floor)
 
 
 # ---------------------------------------------------------------- one task, one seed
@@ -145,13 +182,31 @@ class PreparedTask:
     epochs: int
 
 
-def prepare_task(task: Task, tokenizer, options: FinetuneOptions, glue_dir: Path | None) -> PreparedTask:
+def encode_task(task: Task, tokenizer, options: FinetuneOptions, glue_dir: Path | None) -> dict[str, Encoded]:
+    """{"train", "dev"[, "test"]} token ids: train with swapped pairs, test only when reported."""
     splits = task.load(LoadOptions(glue_dir=glue_dir, caps=options.caps))
     regression = task.is_regression
-    train = encode(tokenizer, with_swapped_pairs(task, splits["train"]), options.max_length, regression)
-    dev = encode(tokenizer, splits["dev"], options.max_length, regression)
-    test = encode(tokenizer, splits["test"], options.max_length, regression) if task.report_split == "test" else None
-    return PreparedTask(task, train, dev, test, task_epochs(task, len(train), options))
+    encoded = {"train": encode(tokenizer, with_swapped_pairs(task, splits["train"]), options.max_length, regression),
+               "dev": encode(tokenizer, splits["dev"], options.max_length, regression)}
+    if task.report_split == "test":
+        encoded["test"] = encode(tokenizer, splits["test"], options.max_length, regression)
+    return encoded
+
+
+def prepare_task(task: Task, tokenizer, options: FinetuneOptions, glue_dir: Path | None,
+                 tokenizer_dir: str | Path | None = None) -> PreparedTask:
+    """Load and tokenise a task; from the on-disk cache when options.task_cache, the task is an
+    offline one and tokenizer_dir (the folder the tokenizer was loaded from) is given."""
+    def build():
+        return encode_task(task, tokenizer, options, glue_dir)
+
+    if options.task_cache and tokenizer_dir is not None and token_cache.cacheable(task):
+        caps = options.caps or task.default_caps
+        encoded = token_cache.cached_encodings(task, tokenizer_dir, caps, options.max_length, build)
+    else:
+        encoded = build()
+    train = encoded["train"]
+    return PreparedTask(task, train, encoded["dev"], encoded.get("test"), task_epochs(task, len(train), options))
 
 
 def task_epochs(task: Task, train_examples: int, options: FinetuneOptions) -> int:
@@ -172,7 +227,7 @@ def loss_fn(task: Task, logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return nn.functional.cross_entropy(logits.float(), labels)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model: SequenceClassifier, task: Task, data: Encoded, options: FinetuneOptions, device,
             dtype) -> np.ndarray:
     model.eval()
@@ -221,7 +276,7 @@ def finetune_seed(
 
     for epoch in range(1, prepared.epochs + 1):
         model.train()
-        for batch in training_batches(prepared.train, options.batch_size, order, pad_id):
+        for batch in training_batches(prepared.train, options.batch_size, order, pad_id, options.bucket_batches):
             batch = {k: v.to(device) for k, v in batch.items()}
             with autocast(device, dtype):
                 logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
@@ -313,7 +368,7 @@ def _finetune_suite(model_dir, suite, tasks, seeds, options: FinetuneOptions, gl
     pretrained = None if random_init else load_encoder(model_dir)
     results: dict[str, TaskResult] = {}
     for task in selected:
-        prepared = prepare_task(task, tokenizer, options, glue_dir)
+        prepared = prepare_task(task, tokenizer, options, glue_dir, tokenizer_dir=model_dir)
         if log:
             log(f"{task.name}: {len(prepared.train)} train / {len(prepared.dev)} dev"
                 f"{f' / {len(prepared.test)} test' if prepared.test is not None else ''}, {prepared.epochs} epochs")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from electra_lab.config import ConfigError
+from electra_lab.tasks.cls_forward import cls_states, supports
 
 HEAD_KINDS = ("linear", "hf_mlp")
 
@@ -51,15 +52,23 @@ def build_head(kind: str, hidden: int, num_labels: int, dropout: float = 0.1, in
 
 
 class SequenceClassifier(nn.Module):
-    """An ElectraModel encoder with a head; logits [B, num_labels] (num_labels=1: a score)."""
+    """An ElectraModel encoder with a head; logits [B, num_labels] (num_labels=1: a score).
 
-    def __init__(self, encoder: nn.Module, head: nn.Module):
+    lean: run the encoder through tasks/cls_forward.py (the [CLS] state only, same function, less
+    work) when it supports the encoder; packed_dropout: its dropout masks from packed random bits
+    (CPU). Both change no parameter, so state dicts and optimiser groups are the same either way."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, lean: bool = False, packed_dropout: bool = False):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.lean = lean and supports(encoder)
+        self.packed_dropout = packed_dropout
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor) -> torch.Tensor:
+        if self.lean:
+            return self.head(cls_states(self.encoder, input_ids, attention_mask, token_type_ids, self.packed_dropout))
         hidden = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state

@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from tests.conftest import tiny_run_overrides, write_tiny_corpus
-from tests.tasks.test_finetune_cli import write_sst2
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +24,7 @@ def study_env(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     monkeypatch.chdir(tmp_path)
     corpus = write_tiny_corpus(tmp_path / "corpus")
-    write_sst2(tmp_path / "glue", n=32)
+    write_varied_sst2(tmp_path / "glue", n=64)
     base = {
         "base": "pretrain/tiny_electra.yaml",
         "overrides": tiny_run_overrides(corpus, tmp_path / "unused", steps=None),
@@ -46,6 +45,17 @@ def study_env(tmp_path, monkeypatch):
         return path
 
     return write
+
+
+def write_varied_sst2(folder: Path, n: int) -> None:
+    """SST-2 in GLUE's TSV layout, both labels, every sentence distinct (a loader that drops
+    duplicates keeps them all)."""
+    good, bad = ["good", "great", "fun", "fine"], ["bad", "dull", "awful", "poor"]
+    rows = ["sentence\tlabel"] + [f"the movie {i} was {(good if i % 2 == 0 else bad)[i // 2 % 4]}\t{1 - i % 2}"
+                                  for i in range(n)]
+    (folder / "SST-2").mkdir(parents=True)
+    for split in ("train", "dev"):
+        (folder / "SST-2" / f"{split}.tsv").write_text("\n".join(rows) + "\n")
 
 
 def cli(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
