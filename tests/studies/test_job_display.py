@@ -3,8 +3,10 @@ pseudo-terminal opened by a tool, where tqdm's own width detection draws nothing
 import fcntl
 import io
 import os
+import select
 import struct
 import termios
+import time
 
 from electra_lab.studies.job_display import JobDisplay
 
@@ -18,11 +20,14 @@ def test_a_terminal_without_a_width_still_gets_its_lines(tmp_path):
         display.update("job", tmp_path / "p.json")
         display.close()
         stream.flush()
-        os.set_blocking(master, False)  # read what was drawn, without waiting for more
-        try:
-            drawn = os.read(master, 65536).decode(errors="replace")
-        except BlockingIOError:
-            drawn = ""
+        drawn = ""
+        # the kernel hands what was written to the master side asynchronously (slowly on a loaded
+        # machine): read until the line is there or a few seconds pass
+        deadline = time.time() + 5
+        while "step 3/9" not in drawn and time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                drawn += os.read(master, 65536).decode(errors="replace")
     os.close(master)
     assert "step 3/9" in drawn
 
