@@ -5,6 +5,7 @@ working folder, so nothing needs a server.
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,25 @@ def git_commit() -> str:
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
+
+
+@contextlib.contextmanager
+def store_lock(tracking_uri: str):
+    """An exclusive file lock beside a sqlite store (no-op for a server): find-or-create steps of
+    processes that start together (a study's parent run, its experiment) happen one at a time."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(tracking_uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".create.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_store(tracking_uri: str) -> None:

@@ -39,6 +39,13 @@ def study_parent_run(tracking_uri: str, experiment: str, key: str, kind: str = S
                      params: dict | None = None, tags: dict | None = None) -> str:
     """The study's parent run, created on first use. Several runners may start at once: each looks,
     creates one if there is none, and all then use the earliest (a loser's extra run is deleted)."""
+    from electra_lab.tracking import store_lock
+
+    with store_lock(tracking_uri):  # on sqlite, runners starting together take turns here
+        return _study_parent_run(tracking_uri, experiment, key, kind, params, tags)
+
+
+def _study_parent_run(tracking_uri, experiment, key, kind, params, tags) -> str:
     from electra_lab.config import flatten
     from electra_lab.tracking import git_commit
 
