@@ -25,9 +25,8 @@ def git_commit() -> str:
 
 
 @contextlib.contextmanager
-def store_lock(tracking_uri: str):
-    """An exclusive file lock beside a sqlite store (no-op for a server): find-or-create steps of
-    processes that start together (a study's parent run, its experiment) happen one at a time."""
+def _sqlite_file_lock(tracking_uri: str, suffix: str):
+    """An exclusive file lock beside a sqlite store (no-op for a server)."""
     if not tracking_uri.startswith("sqlite:///"):
         yield
         return
@@ -35,7 +34,7 @@ def store_lock(tracking_uri: str):
 
     db = Path(tracking_uri[len("sqlite:///"):])
     db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".create.lock"), "w") as lock:
+    with open(db.with_name(db.name + suffix), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -43,23 +42,21 @@ def store_lock(tracking_uri: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def store_lock(tracking_uri: str):
+    """Find-or-create steps of processes that start together (a study's parent run, its
+    experiment) happen one at a time on a sqlite store."""
+    return _sqlite_file_lock(tracking_uri, ".create.lock")
+
+
 def ensure_store(tracking_uri: str) -> None:
     """Create an MLflow sqlite store under a file lock: processes that start together (a study's
     runners and workers) would otherwise race to create its tables and one would fail."""
     if not tracking_uri.startswith("sqlite:///"):
         return
-    import fcntl
-
     from mlflow.tracking import MlflowClient
 
-    db = Path(tracking_uri[len("sqlite:///"):])
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            MlflowClient(tracking_uri).search_experiments(max_results=1)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with _sqlite_file_lock(tracking_uri, ".lock"):
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
 
 
 class Tracker:
