@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from electra_lab.flops import TransformerShape, layer_flops
 from electra_lab.studies.jobs import Job, run_jobs
 from electra_lab.studies.spec import Study, Unit, load_study
 from electra_lab.studies.unit_run import cell_path, points, read_cell
@@ -209,20 +210,29 @@ def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | No
         lines.append(f"{cell:<44} {format_flops(flops):>9} {steps:>7} {seconds / 60:>8.1f}")
     lines.append(f"estimated wall time: {total_s / 60 / workers:.0f} min on {workers} workers "
                  f"({total_s / 3600:.1f} core-hours; pretraining at {CPU_FLOPS_PER_S:.1e} FLOP/s per core, "
-                 f"{FINETUNE_POINT_S:.0f} s per fine-tuning task x seed)")
+                 f"fine-tuning per task x seed as benchmarked in results/bench, scaled by encoder size)")
     return "\n".join(lines)
 
 
-# Rough single-core rates measured by the demo on this project's 2-core machines (results/foundation:
-# 7.5e13 FLOPs in ~6 min; a 1,000-example fine-tuning task x seed ~1 min); a dry run's estimate only.
+# Rough single-core rates for a dry run's estimate only. Pretraining: the demo's 7.5e13 FLOPs in ~6 min
+# (results/foundation). Fine-tuning: seconds per task x seed at 1,000 labels for the tiny shape
+# (4 x 128 encoder), from results/bench/finetune-cost-cpu.md; other tasks get FINETUNE_TASK_S, and
+# other shapes scale with their encoder layers' FLOPs per token.
 CPU_FLOPS_PER_S = 2.0e11
-FINETUNE_POINT_S = 60.0
+FINETUNE_TASK_S = 60.0
+FINETUNE_TASK_SECONDS = {"movie_polarity": 46.0, "bbc_topic": 149.0, "hyperbaton": 28.0}
+BENCHMARKED_ENCODER = TransformerShape(layers=4, hidden=128, heads=2, ffn=512, embedding_size=128)
 
 
 def estimate_unit_seconds(study: Study, unit: Unit, flops: float) -> float:
-    tasks = len(study.finetune.tasks) if study.finetune.tasks else 6
-    scale = [n / 1000 for n in study.finetune.train_sizes]
-    per_point = tasks * study.finetune.seeds * FINETUNE_POINT_S
-    evals = len(points(study, unit)) / len(study.finetune.train_sizes)
-    return flops / CPU_FLOPS_PER_S + evals * per_point * sum(max(s, 0.25) for s in scale)
+    from electra_lab.models.build import discriminator_shape
 
+    tasks = study.finetune.tasks or [None] * 6
+    per_seed = sum(FINETUNE_TASK_SECONDS.get(t, FINETUNE_TASK_S) for t in tasks)
+    shape = discriminator_shape(study.config(unit).model)
+    size = (shape.layers * layer_flops(TransformerShape(**vars(shape)))
+            / (BENCHMARKED_ENCODER.layers * layer_flops(BENCHMARKED_ENCODER)))
+    scale = [n / 1000 for n in study.finetune.train_sizes]
+    evals = len(points(study, unit)) / len(study.finetune.train_sizes)
+    finetune = evals * per_seed * study.finetune.seeds * size * sum(max(s, 0.25) for s in scale)
+    return flops / CPU_FLOPS_PER_S + finetune

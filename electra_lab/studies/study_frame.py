@@ -76,7 +76,14 @@ def study_frame(study: Study, source: str = "auto") -> tuple[pd.DataFrame, str]:
     if frame.empty:
         raise NoEvaluations(f"no finished evaluation of study {study.key!r} in {where} "
                             f"({study.tracking_uri if where == 'mlflow' else Path(study.results) / 'cells'})")
-    return frame.sort_values(KEYS).reset_index(drop=True), where
+    return _canonical_columns(frame).sort_values(KEYS).reset_index(drop=True), where
+
+
+def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fixed column order: both sources (and any row order) give the same frame."""
+    fixed = [*KEYS, "pretrain_flops", "suite_score", "run_id"]
+    axes = sorted(c for c in frame.columns if c.startswith("axis."))
+    return frame[[*fixed, *sorted(task_columns(frame)), *axes]]
 
 
 def task_columns(frame: pd.DataFrame) -> list[str]:

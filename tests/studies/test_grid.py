@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from electra_lab.studies.grid import dry_run, ledger_study, unit_trials
+from electra_lab.studies.grid import FINETUNE_TASK_S, dry_run, estimate_unit_seconds, ledger_study, unit_trials
 from electra_lab.studies.spec import load_study
 from tests.studies.conftest import cli, mlflow_runs
 
@@ -78,6 +78,18 @@ def test_dry_run_lists_cells_with_flops_and_an_estimate(study_env):
     text = dry_run(study_env("d", axes=AXES))
     assert "gen_fraction=0.5" in text and "random-init" in text and "estimated wall time" in text
     assert "3 units" in text
+
+
+def test_the_estimate_charges_fine_tuning_by_task_and_encoder_size(study_env):
+    bench = ["model.layers=4", "model.hidden=128", "model.heads=2", "model.ffn=512", "model.embedding_size=128"]
+    axes = {"width": {"bench": bench, "wide": [*bench, "model.hidden=256", "model.embedding_size=256"]}}
+    study = load_study(study_env("e", axes=axes))
+    bench, wide = [u for u in study.units() if not u.is_floor]
+    bench_s, wide_s = estimate_unit_seconds(study, bench, flops=0.0), estimate_unit_seconds(study, wide, flops=0.0)
+    # the benchmarked shape, sst2 not benchmarked, 2 points (0.5, final), 16 labels charged as 250 of 1,000
+    assert bench_s == pytest.approx(2 * FINETUNE_TASK_S * 0.25)
+    assert 2.0 < wide_s / bench_s < 4.0  # ffn stays 512: attention and projections grow 4x, the FFN 2x
+    assert estimate_unit_seconds(study, bench, flops=4e11) == pytest.approx(bench_s + 2.0)  # at 2e11 FLOP/s
 
 
 def test_sigkill_halfway_then_restart_reruns_nothing_finished(study_env):

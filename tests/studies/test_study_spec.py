@@ -88,5 +88,5 @@ def test_set_replaces_and_appends(tmp_path):
 def test_shipped_study_files_load_at_both_scales(name):
     tiny = load_study(experiment_path(f"studies/{name}.yaml"))
     paper = load_study(experiment_path(f"studies/{name}.yaml"), "paper")
-    assert len(tiny.seeds) >= 3 and tiny.report and paper.finetune.suite == "glue"
+    assert len(tiny.seeds) >= 2 and tiny.report and paper.finetune.suite == "glue"
     assert paper.config(paper.units()[0]).model.hidden >= 256  # ELECTRA-Small or larger
