@@ -102,6 +102,9 @@ class TrainConfig:
     steps: int | None = None  # budget: exactly one of steps / tokens / flops
     tokens: int | None = None
     flops: float | None = None
+    # how an input token's embedding lookup is counted: "dense" (a one-hot product, 2*e*V: the official
+    # count and the paper's numbers) or "sparse" (free: the official script's sparse_embed_lookup)
+    flops_lookup: str = "dense"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | bf16
     compile: bool = False
@@ -321,6 +324,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.untied_gen_embedding must be official|discriminator, got {m.untied_gen_embedding!r}")
     if cfg.train.batch_size % cfg.train.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+    if cfg.train.flops_lookup not in ("dense", "sparse"):
+        raise ConfigError(f"train.flops_lookup must be dense|sparse, got {cfg.train.flops_lookup!r}")
     if cfg.train.precision not in ("auto", "fp32", "bf16"):
         raise ConfigError(f"train.precision must be auto|fp32|bf16, got {cfg.train.precision!r}")
 

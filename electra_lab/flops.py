@@ -55,6 +55,7 @@ class TransformerShape:
     embedding_size: int
     vocab_size: int = BERT_VOCAB
     seq_len: int = 128
+    sparse_embed_lookup: bool = False  # the official switch: the input token lookup costs nothing
 
     @classmethod
     def from_hidden(
@@ -86,10 +87,12 @@ class TransformerShape:
 
 
 def embedding_flops(shape: TransformerShape) -> float:
-    """Input embeddings: dense one-hot token/position/type lookups + LN + dropout."""
+    """Input embeddings: dense one-hot token/position/type lookups + LN + dropout. With
+    sparse_embed_lookup the token lookup is free (the official script still charges position and
+    type as one-hot products, and the MLM head's output product is always charged)."""
     e, h, s, v = shape.embedding_size, shape.hidden, shape.seq_len, shape.vocab_size
     flops = (
-        2 * e * v  # token one-hot @ embedding matrix
+        (0 if shape.sparse_embed_lookup else 2 * e * v)  # token one-hot @ embedding matrix
         + 2 * e * (s + 2)  # position (s) and token-type (2) one-hot lookups
         + 2 * e  # add the three embeddings
         + LAYER_NORM_FLOPS * e

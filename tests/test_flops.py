@@ -107,3 +107,38 @@ def test_format_flops() -> None:
     assert flops.format_flops(1.293744e18) == "1.29e18"
     assert flops.format_flops(3.113953e21) == "3.11e21"
     assert flops.format_flops(6.4e19) == "6.40e19"
+
+
+def test_sparse_lookup_drops_only_the_input_token_product() -> None:
+    """The official sparse_embed_lookup: 2*e*V per token less on the input side of each model; the
+    MLM head's output product through the tied table is still charged."""
+    sparse = dataclasses.replace(SMALL_GEN, sparse_embed_lookup=True)
+    e, v = SMALL_GEN.embedding_size, SMALL_GEN.vocab_size
+    assert flops.embedding_flops(SMALL_GEN) - flops.embedding_flops(sparse) == 2 * e * v
+    assert flops.mlm_head_flops(sparse) == flops.mlm_head_flops(SMALL_GEN)
+    both = flops.electra_flops_per_sequence(SMALL, SMALL_GEN) - flops.electra_flops_per_sequence(
+        dataclasses.replace(SMALL, sparse_embed_lookup=True), sparse)
+    assert both == 2 * 2 * (2 * e * v) * SMALL.seq_len  # two models x (forward + backward) x every token
+
+
+def test_the_lookup_switch_sets_the_budget_and_both_counts_are_reported() -> None:
+    """train.flops_lookup=sparse: at one FLOPs budget ELECTRA (two lookups per token) gains more
+    steps than BERT-MLM (one); at fixed steps the dense count is the official one either way."""
+    from electra_lab.config import ConfigError
+    from electra_lab.experiment import load_config
+    from electra_lab.train.config_flops import config_flops
+
+    pretrain = Path(__file__).resolve().parents[1] / "experiments" / "pretrain"
+    gains = {}
+    for name in ("tiny_electra.yaml", "tiny_mlm.yaml"):
+        dense = config_flops(load_config(pretrain / name))
+        sparse = config_flops(load_config(pretrain / name, ["train.flops_lookup=sparse"]))
+        assert dense["pretrain_flops"] == dense["pretrain_flops_dense_lookup"] > dense["pretrain_flops_sparse_lookup"]
+        assert sparse["pretrain_flops"] == sparse["pretrain_flops_sparse_lookup"]
+        assert sparse["pretrain_flops"] == pytest.approx(dense["pretrain_flops"], rel=0.01)  # the same budget
+        gains[name] = sparse["steps"] / dense["steps"]
+    assert gains["tiny_electra.yaml"] > gains["tiny_mlm.yaml"] > 1.0
+    fixed = config_flops(load_config(pretrain / "tiny_electra.yaml", ["train.steps=10", "train.flops_lookup=sparse"]))
+    assert fixed["pretrain_flops_dense_lookup"] > fixed["pretrain_flops"] == fixed["pretrain_flops_sparse_lookup"]
+    with pytest.raises(ConfigError, match="flops_lookup must be dense|sparse"):
+        load_config(pretrain / "tiny_electra.yaml", ["train.flops_lookup=onehot"])

@@ -43,5 +43,5 @@ def from_config(cfg: Config, ids: SpecialIds, unigram_counts: Callable[[], torch
     (the unigram generator)."""
     ctx = StrategyContext(model=cfg.model, masking=cfg.masking, ids=ids, seq_len=cfg.data.seq_len,
                           max_predictions=max_predictions(cfg.masking, cfg.data.seq_len),
-                          unigram_counts=unigram_counts)
+                          unigram_counts=unigram_counts, sparse_embed_lookup=cfg.train.flops_lookup == "sparse")
     return _module(cfg.strategy.name).Strategy(cfg.strategy, ctx)

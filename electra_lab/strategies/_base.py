@@ -24,6 +24,16 @@ Metric = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
+class Ranked:
+    """Scores and binary labels at the positions of `mask` (each [B, L]), kept for a ranking metric
+    (ROC AUC) that, unlike a mean, cannot be summed batch by batch: evaluation concatenates them."""
+
+    scores: torch.Tensor
+    labels: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass
 class Batch:
     input_ids: torch.Tensor  # [B, L] original tokens
     attention_mask: torch.Tensor  # [B, L] 1 for real tokens
@@ -34,6 +44,7 @@ class Batch:
 class StepOutput:
     loss: torch.Tensor  # scalar to backpropagate
     metrics: dict[str, Metric] = field(default_factory=dict)
+    ranked: dict[str, Ranked] = field(default_factory=dict)  # read by evaluation only (e.g. disc_auc)
 
 
 @dataclass
@@ -47,6 +58,7 @@ class StrategyContext:
     max_predictions: int
     total_steps: int = 0  # the run's length: set by train.budget.resolve_budget, and only there
     unigram_counts: Callable[[], torch.Tensor] | None = None  # token frequencies of the training data
+    sparse_embed_lookup: bool = False  # FLOPs count: input token lookups free (train.flops_lookup=sparse)
 
 
 class Strategy(Protocol):
@@ -69,6 +81,10 @@ class Strategy(Protocol):
     def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
         """Models to export by folder name; 'encoder' is the one fine-tuning uses."""
 
+    def schedule_restarts(self) -> list[int]:
+        """Steps at which the learning-rate schedule starts again (warmup, then decay to the next
+        restart or the end) and the optimiser state is cleared; [] for one schedule over the run."""
+
 
 class StrategyBase:
     """The defaults every strategy shares; a strategy overrides only what differs.
@@ -88,6 +104,9 @@ class StrategyBase:
     def phase(self, step: int) -> str:
         return self.phase_name
 
+    def schedule_restarts(self) -> list[int]:
+        return []
+
     def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
         exported = {"encoder": models[self.encoder_key]}
         if "generator" in models:
@@ -95,13 +114,14 @@ class StrategyBase:
         return exported
 
 
-def step_output(loss: torch.Tensor, *metric_groups: dict[str, Metric]) -> StepOutput:
+def step_output(loss: torch.Tensor, *metric_groups: dict[str, Metric],
+                ranked: dict[str, Ranked] | None = None) -> StepOutput:
     """The step's result: its loss to backpropagate, and every metric group plus 'loss' itself."""
     metrics: dict[str, Metric] = {}
     for group in metric_groups:
         metrics.update(group)
     metrics["loss"] = scalar_metric(loss)
-    return StepOutput(loss, metrics)
+    return StepOutput(loss, metrics, ranked or {})
 
 
 def mean_metric(values: torch.Tensor, weights: torch.Tensor | None = None) -> Metric:

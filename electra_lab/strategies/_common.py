@@ -21,7 +21,7 @@ from electra_lab.models.build import (
 )
 from electra_lab.models.heads import encode, mlm_logits_at, rtd_logits
 from electra_lab.models.sharing import apply_sharing
-from electra_lab.strategies._base import Batch, Metric, StrategyContext, mean_metric, scalar_metric
+from electra_lab.strategies._base import Batch, Metric, Ranked, StrategyContext, mean_metric, scalar_metric
 
 
 def mask_batch(batch: Batch, ctx: StrategyContext, style: str | None = None) -> MaskedBatch:
@@ -213,6 +213,12 @@ def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: tor
     }
 
 
+def rtd_ranking(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: torch.Tensor) -> dict[str, Ranked]:
+    """disc_auc: how well the logits rank replaced above original tokens, threshold-free (the
+    official code's eval AUC); it moves while accuracy and recall sit at the prior."""
+    return {"disc_auc": Ranked(logits.detach(), is_replaced, token_mask)}
+
+
 def init_disc_bias_to_prior(discriminator: nn.Module, replaced_rate: float) -> None:
     """Set the RTD head's output bias to logit(replaced_rate): the all-original prior."""
     with torch.no_grad():
@@ -231,6 +237,7 @@ def flops_shape(shape: Shape, ctx: StrategyContext) -> flops.TransformerShape:
     return flops.TransformerShape(
         layers=shape.layers, hidden=shape.hidden, heads=shape.heads, ffn=shape.ffn,
         embedding_size=shape.embedding_size, vocab_size=ctx.ids.vocab_size, seq_len=ctx.seq_len,
+        sparse_embed_lookup=ctx.sparse_embed_lookup,
     )
 
 

@@ -84,7 +84,8 @@ class Strategy(StrategyBase):
                                "reward": mean_metric(reward, masked.weights),
                                "advantage": mean_metric(advantage, masked.weights),
                                "baseline_loss": scalar_metric(baseline_loss),
-                               "gen_entropy": mean_metric(_entropy(gen_logits, o.temperature), masked.weights)})
+                               "gen_entropy": mean_metric(_entropy(gen_logits, o.temperature), masked.weights)},
+                           ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask))
 
 
 def _entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:

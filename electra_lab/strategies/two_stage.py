@@ -42,6 +42,9 @@ class Options(StrategyOptions):
     disc_weight: float = 50.0  # as in joint ELECTRA, so the discriminator's updates compare
     temperature: float = 1.0
     disallow_correct: bool = False  # official-code knob: never sample the original token
+    # at the switch, warm the LR up again and decay it over the discriminator phase, and clear the
+    # optimiser state (the paper does not say; false: one schedule over the whole run)
+    restart_schedule: bool = False
 
     def __post_init__(self):  # runs at config load, before any data work
         if not 0.0 <= self.switch_fraction <= 1.0:
@@ -97,6 +100,10 @@ class Strategy(StrategyBase):
     def phase(self, step: int) -> str:
         return "generator" if step < self.switch_step else "discriminator"
 
+    def schedule_restarts(self) -> list[int]:
+        inside = 0 < self.switch_step < self.ctx.total_steps
+        return [self.switch_step] if self.options.restart_schedule and inside else []
+
     def flops_per_sequence(self, step: int) -> float:
         generator = common.generator_mlm_flops(self.ctx)
         if step < self.switch_step:
@@ -122,7 +129,8 @@ class Strategy(StrategyBase):
         disc = common.rtd_loss(disc_logits, c.is_replaced, token_mask)
         loss = o.disc_weight * disc
         return step_output(loss, common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
-                           common.rtd_metrics(disc_logits, c.is_replaced, token_mask, disc))
+                           common.rtd_metrics(disc_logits, c.is_replaced, token_mask, disc),
+                           ranked=common.rtd_ranking(disc_logits, c.is_replaced, token_mask))
 
     def _switch_once(self, models: nn.ModuleDict) -> None:
         """Initialise the discriminator from the generator, unless this run already did (resume)."""

@@ -71,4 +71,5 @@ class Strategy(StrategyBase):
         token_mask = batch.attention_mask.float()
         disc = common.rtd_loss(disc_logits, is_replaced, token_mask)
         loss = self.options.disc_weight * disc
-        return step_output(loss, common.rtd_metrics(disc_logits, is_replaced, token_mask, disc))
+        return step_output(loss, common.rtd_metrics(disc_logits, is_replaced, token_mask, disc),
+                           ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask))

@@ -11,8 +11,9 @@ from electra_lab.strategies import Strategy
 @dataclass
 class Budget:
     total_steps: int
-    total_flops: float
+    total_flops: float  # by the count train.flops_lookup names
     flops_per_step: list[float] = field(repr=False, default_factory=list)
+    flops_by_lookup: dict[str, float] = field(default_factory=dict)  # the same steps under both counts
 
 
 def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
@@ -30,7 +31,19 @@ def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
     _set_total_steps(strategy, steps)
     cost = _PhaseCosts(strategy)
     flops_per_step = [cost(s) * t.batch_size for s in range(steps)]
-    return Budget(steps, float(sum(flops_per_step)), flops_per_step)
+    both = {lookup: _total_under(strategy, lookup == "sparse", steps) * t.batch_size for lookup in ("dense", "sparse")}
+    return Budget(steps, float(sum(flops_per_step)), flops_per_step, both)
+
+
+def _total_under(strategy: Strategy, sparse: bool, steps: int) -> float:
+    """FLOPs per sequence summed over `steps` when input lookups are counted dense or sparse."""
+    ctx, chosen = strategy.ctx, strategy.ctx.sparse_embed_lookup
+    ctx.sparse_embed_lookup = sparse
+    try:
+        cost = _PhaseCosts(strategy)
+        return float(sum(cost(s) for s in range(steps)))
+    finally:
+        ctx.sparse_embed_lookup = chosen
 
 
 class _PhaseCosts:

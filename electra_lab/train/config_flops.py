@@ -26,4 +26,7 @@ def config_flops(cfg: Config) -> dict:
         "flops_per_sequence_first_step": strategy.flops_per_sequence(0),
         "pretrain_flops": budget.total_flops,
         "pretrain_flops_str": f"{budget.total_flops:.3g}",
+        "flops_lookup": cfg.train.flops_lookup,
+        "pretrain_flops_dense_lookup": budget.flops_by_lookup["dense"],
+        "pretrain_flops_sparse_lookup": budget.flops_by_lookup["sparse"],
     }

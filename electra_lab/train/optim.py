@@ -103,6 +103,14 @@ def lr_multiplier(step: int, total_steps: int, warmup: int, overlaps: bool) -> f
     return max(0.0, 1.0 - (step - warmup) / max(1, total_steps - warmup))
 
 
-def build_scheduler(optimizer, cfg: OptimConfig, total_steps: int) -> LambdaLR:
-    warm = warmup_steps(cfg, total_steps)
-    return LambdaLR(optimizer, lambda s: lr_multiplier(s, total_steps, warm, cfg.warmup_overlaps_decay))
+def build_scheduler(optimizer, cfg: OptimConfig, total_steps: int, restarts: list[int] | None = None) -> LambdaLR:
+    """The run's schedule; each restart step begins a fresh one (warmup by the same rule, then decay
+    to the next restart or the end)."""
+    bounds = [0, *sorted(restarts or []), total_steps]
+    segments = [(a, b - a, warmup_steps(cfg, b - a)) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+    def multiplier(step: int) -> float:
+        start, length, warm = next((seg for seg in reversed(segments) if step >= seg[0]), segments[0])
+        return lr_multiplier(step - start, length, warm, cfg.warmup_overlaps_decay)
+
+    return LambdaLR(optimizer, multiplier)

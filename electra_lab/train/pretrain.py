@@ -90,6 +90,9 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
             tracker.log_params(to_dict(cfg))
             tracker.set_tags({"total_steps": trainer.budget.total_steps,
                               "pretrain_flops_budget": f"{trainer.budget.total_flops:.6g}",
+                              "flops_lookup": cfg.train.flops_lookup,
+                              **{f"pretrain_flops_budget_{k}_lookup": f"{v:.6g}"
+                                 for k, v in trainer.budget.flops_by_lookup.items()},
                               "device": str(trainer.device), "precision": str(trainer.dtype).replace("torch.", ""),
                               "corpus_key": data.meta["corpus_key"], "blocks_key": data.meta["blocks_key"]})
         trainer.fit()

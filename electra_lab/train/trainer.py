@@ -64,6 +64,30 @@ class MetricWindow:
         return {n: (s / c if c else float("nan")) for n, (s, c) in zip(names, stacked, strict=True)}
 
 
+class RankedWindow:
+    """Concatenates Ranked scores over evaluation batches; read gives each one's ROC AUC (nan when
+    the held-out tokens hold one class only)."""
+
+    def __init__(self):
+        self.parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+
+    def add(self, ranked) -> None:
+        for name, r in ranked.items():
+            keep = r.mask.bool()
+            self.parts.setdefault(name, []).append((r.scores[keep].float(), r.labels[keep].float()))
+
+    def read(self) -> dict[str, float]:
+        from sklearn.metrics import roc_auc_score
+
+        out = {}
+        for name, parts in self.parts.items():
+            scores = torch.cat([p[0] for p in parts]).cpu().numpy()
+            labels = torch.cat([p[1] for p in parts]).cpu().numpy()
+            out[name] = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
+        self.parts = {}
+        return out
+
+
 class Trainer:
     def __init__(self, cfg: Config, strategy: Strategy, ids: SpecialIds, train_blocks: np.ndarray,
                  valid_blocks: np.ndarray, run_dir: Path, tokenizer, tracker=None):
@@ -84,7 +108,8 @@ class Trainer:
         if cfg.train.packed_dropout:
             install_packed_dropout(self.models)
         self.optimizer = build_optimizer(strategy.param_groups(self.models), cfg.optim, self.device)
-        self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.budget.total_steps)
+        self.restarts = set(strategy.schedule_restarts())
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.budget.total_steps, sorted(self.restarts))
         self.micro_batch = cfg.train.batch_size // cfg.train.grad_accum
         self.sampler = BlockSampler(len(train_blocks), self.micro_batch, cfg.run.seed)
         self.step, self.flops, self.tokens = 0, 0.0, 0
@@ -216,6 +241,8 @@ class Trainer:
         schedule. No host synchronisation; the speed benchmark times exactly this method."""
         t = self.cfg.train
         self.models.train()
+        if self.step in self.restarts:
+            self.optimizer.state.clear()  # moments start again with the schedule (rebuilt lazily)
         self.optimizer.zero_grad(set_to_none=True)
         for _ in range(t.grad_accum):
             batch, self.data_state = prefetch.next()
@@ -253,7 +280,7 @@ class Trainer:
         """Held-out metrics on fixed validation blocks with a fixed masking seed, so every
         evaluation sees the same corruption and the training RNG stream is untouched."""
         self.models.eval()
-        window = MetricWindow()
+        window, ranked = MetricWindow(), RankedWindow()
         n = min(len(self.valid_blocks), self.cfg.train.eval_batches * self.micro_batch)
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -262,9 +289,11 @@ class Trainer:
                 batch = make_batch(self.valid_blocks[start : start + self.micro_batch], self.ids.pad, self.ids.sep,
                                    self.device)
                 with autocast(self.device, self.dtype):
-                    window.add(self.strategy.step(self.models, batch, self.step).metrics)
+                    out = self.strategy.step(self.models, batch, self.step)
+                window.add(out.metrics)
+                ranked.add(out.ranked)
         self.models.train()
-        return window.read()
+        return {**window.read(), **ranked.read()}
 
     # ------------------------------------------------------------------ exports
 

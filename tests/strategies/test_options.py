@@ -17,7 +17,8 @@ PROBED_STEPS = (0, 3, 7)  # both two-stage phases, adversarial warm-up and after
 # what each strategy needs to build at all (two-stage initialises D from an equal-size G)
 NEEDS = {"two_stage": {"model.gen_fraction": 1.0}}
 # a changed value where the generic rule below would be invalid for the option
-CHANGED = {("two_stage", "switch_fraction"): 0.2, ("two_stage", "switch_step"): 2}
+CHANGED = {("two_stage", "switch_fraction"): 0.2, ("two_stage", "switch_step"): 2,
+           ("joint", "temperature_end"): 0.5, ("electra_15", "temperature_end"): 0.5}
 
 
 def changed_value(strategy: str, field: dataclasses.Field):
@@ -34,12 +35,13 @@ def changed_value(strategy: str, field: dataclasses.Field):
 
 
 def fingerprint(tiny_cfg, tokenizer, name: str, **overrides) -> list[float]:
-    """Phases and FLOPs over the run, the initial weights, and loss, metrics and gradient norms per
-    model at a few steps, all on the same batch and seeds."""
+    """Phases, FLOPs and schedule restarts over the run, the initial weights, and loss, metrics and
+    gradient norms per model at a few steps, all on the same batch and seeds."""
     cfg, strategy, models, batch = setup(tiny_cfg, tokenizer, total_steps=STEPS,
                                          **{"strategy.name": name, **NEEDS.get(name, {}), **overrides})
     out = [float(strategy.phase(s) == strategy.phase(0)) for s in range(STEPS)]
     out += [strategy.flops_per_sequence(s) for s in range(STEPS)]
+    out += [float(s) for s in strategy.schedule_restarts()]
     out += [p.detach().double().sum().item() for p in models.parameters()]
     for step in PROBED_STEPS:
         models.zero_grad(set_to_none=True)

@@ -74,20 +74,44 @@ def test_without_init_the_discriminator_keeps_its_own_weights(tiny_cfg, tiny_tok
     assert torch.equal(models["discriminator"].get_parameter(layer), before)
 
 
-def test_resume_after_the_switch_does_not_copy_again(tiny_cfg, tiny_tokenizer, tmp_path):
-    """Stop one step after the switch and resume: a second copy would overwrite the discriminator's
-    first phase-2 update and the losses would differ from the uninterrupted run."""
+@pytest.mark.parametrize("restart, stop", [(False, 4), (True, 3), (True, 4)])
+def test_resume_after_the_switch_does_not_copy_again(tiny_cfg, tiny_tokenizer, tmp_path, restart, stop):
+    """Stop one step after the switch (or right at it, when the schedule restarts there) and resume:
+    a second copy would overwrite the discriminator's first phase-2 update, and a restart missed or
+    repeated would change the learning rates; either way the losses would differ."""
     cfg = tiny_cfg(**EQUAL, **{"train.steps": 6, "strategy.switch_step": 3, "train.checkpoint_every": 100,
-                               "train.eval_every": 100, "model.dropout": 0.0})
+                               "train.eval_every": 100, "model.dropout": 0.0, "strategy.restart_schedule": restart})
     full = make_trainer(cfg, tiny_tokenizer, tmp_path / "full")
     full.fit()
 
     first = make_trainer(cfg, tiny_tokenizer, tmp_path / "split")
-    first.fit(max_steps=4)
+    first.fit(max_steps=stop)
     first.save()
     second = make_trainer(cfg, tiny_tokenizer, tmp_path / "split")
-    assert second.resume_if_possible() and bool(second.models.switched)
+    assert second.resume_if_possible() and bool(second.models.switched) == (stop > 3)
     second.fit()
     losses = lambda h: [(r["step"], r["phase"], r["train/loss"]) for r in h if "train/loss" in r]  # noqa: E731
     assert losses(second.history) == losses(full.history)
     assert [p for _, p, _ in losses(full.history)] == ["generator"] * 3 + ["discriminator"] * 3
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_restart_schedule_warms_up_again_and_clears_the_optimiser(tiny_cfg, tiny_tokenizer, tmp_path, restart):
+    """strategy.restart_schedule: the discriminator phase's learning rates repeat the generator
+    phase's (equal lengths, one warmup rule), and the frozen generator's Adam moments are dropped."""
+    cfg = tiny_cfg(**EQUAL, **{"train.steps": 8, "strategy.switch_step": 4, "train.log_every": 1,
+                               "train.eval_every": 100, "train.checkpoint_every": 100, "optim.warmup_steps": 2,
+                               "optim.warmup_fraction": None, "strategy.restart_schedule": restart})
+    trainer = make_trainer(cfg, tiny_tokenizer, tmp_path / "run")
+    trainer.fit()
+    lr = [r["train/lr"] for r in trainer.history if "train/lr" in r]
+    assert len(lr) == 8
+    generator_params = {id(p) for p in trainer.models["generator"].parameters()}
+    with_state = {id(p) for p in trainer.optimizer.state}
+    if restart:
+        # logged after each step's update, i.e. the next step's rate: step 4 warms up from zero again
+        assert lr[4:] == pytest.approx(lr[:4]) and lr[3] == 0.0 < lr[4]
+        assert not with_state & generator_params
+    else:
+        assert all(a > b for a, b in zip(lr[1:], lr[2:], strict=False))  # one decay after the 2-step warmup
+        assert with_state & generator_params
