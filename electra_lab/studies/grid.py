@@ -194,7 +194,8 @@ def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | No
     units = select(study.units(), only)
     lines = [f"study {study.key}: {len({u.cell.name for u in units})} cells x {len(study.seeds)} seeds = "
              f"{len(units)} units; {len(study.budget.points())} budget points x "
-             f"{len(study.finetune.train_sizes)} sizes x {study.finetune.seeds} fine-tuning seeds each",
+             f"{len(study.finetune.train_sizes)} sizes x {max(1, len(study.finetune.recipes))} fine-tuning recipes x "
+             f"{study.finetune.seeds} fine-tuning seeds each",
              f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8}"]
     total_s = 0.0
     for cell in dict.fromkeys(u.cell.name for u in units):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from electra_lab.studies.spec import FLOOR, Study
 from electra_lab.studies.study_frame import KEYS, from_cells, from_mlflow
 from electra_lab.studies.study_runs import log_evaluation, study_parent_run
-from electra_lab.studies.unit_run import read_cell
+from electra_lab.studies.unit_run import evaluation_metrics, evaluation_name, evaluation_tags, read_cell
 
 
 def import_cells(study: Study) -> int:
@@ -20,7 +20,8 @@ def import_cells(study: Study) -> int:
     for path in sorted((study.results / "cells").glob("*.json")):
         cell = read_cell(path)
         missing = [e for e in cell["evaluations"] if (cell["unit"], cell["cell"], int(cell["seed"]),
-                                                     float(e["fraction"]), int(e["train_size"])) not in have]
+                                                     float(e["fraction"]), int(e["train_size"]),
+                                                     e.get("recipe", "")) not in have]
         if not missing:
             continue
         tags = {"study": study.key, "cell": cell["cell"], "unit": cell["unit"], "seed": cell["seed"],
@@ -30,16 +31,10 @@ def import_cells(study: Study) -> int:
             under = log_evaluation(study.tracking_uri, study.key, parent, cell["unit"], {**tags, "kind": "pretrain"},
                                    cell["params"], {"pretrain_flops": cell["pretrain"]["pretrain_flops"]})
         for e in missing:
-            metrics = {"suite_score": e["suite_score"], "pretrain_flops": e["pretrain_flops"]}
-            for name, t in e["tasks"].items():
-                metrics[f"{name}/median"] = t["median"]
-                metrics[f"{name}/std"] = t["std"]
-                metrics.update({f"{name}/seed{i}": s for i, s in enumerate(t["scores"])})
-            at = "" if cell["cell"] == FLOOR else f" @{e['fraction']:g}"
-            log_evaluation(study.tracking_uri, study.key, under, f"{cell['cell']} s{cell['seed']}{at} "
-                           f"n={e['train_size']}", {**tags, "fraction": f"{e['fraction']:g}",
-                                                    "train_size": e["train_size"],
-                                                    "random_init": cell["random_init"]},
-                           {"overrides": " ".join(cell["overrides"]), "finetune": cell["finetune"]}, metrics)
+            name = evaluation_name(cell["cell"], cell["seed"], e["fraction"], e["train_size"], e.get("recipe", ""))
+            log_evaluation(study.tracking_uri, study.key, under, name,
+                           {**tags, **evaluation_tags(e, cell["random_init"])},
+                           {"overrides": " ".join(cell["overrides"]), "finetune": cell["finetune"]},
+                           evaluation_metrics(e))
             logged += 1
     return logged

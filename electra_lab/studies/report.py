@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
+from electra_lab.studies.recipe_selection import select_recipes
 from electra_lab.studies.spec import FLOOR, ReportItem, Study
 from electra_lab.studies.study_frame import study_frame, task_columns
 
@@ -151,6 +152,9 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
     out = study.results
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "evaluations.csv", index=False)
+    frame, choices = select_recipes(frame, list(study.finetune.recipes))
+    if len(choices):
+        choices.to_csv(out / "recipes_chosen_on_dev.csv", index=False)
     stats = summarise(frame)
     stats.to_csv(out / "summary.csv", index=False)
     order = [c.name for c in study.cells] + [FLOOR]
@@ -163,6 +167,10 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
              f"seeds (n), each seed's score the mean over tasks of the median over {study.finetune.seeds} "
              "fine-tuning seeds; [gap to the random-init floor in standard errors of the difference].\n",
              provenance_markdown({**provenance(command), "report_seconds": round(time.time() - started, 1)})]
+    if len(choices):
+        parts.append("## Fine-tuning recipe chosen on dev\n\nPer cell, budget point and size, the recipe with the best "
+                     "mean dev score over pretraining seeds; every table and plot below reports its test scores.\n\n"
+                     + frame_markdown(choices) + "\n")
     items = study.report or [ReportItem(kind="table", title="all cells")]
     for i, item in enumerate(items):
         title = item.title or f"{item.kind} {i}"

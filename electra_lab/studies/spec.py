@@ -62,6 +62,10 @@ class Downstream:
     test: int = 1000
     seeds: int = 3  # fine-tuning seeds per task and point
     options: list = field(default_factory=list)  # fine-tuning key=value options (electra-lab finetune --set)
+    # named fine-tuning option bundles on top of `options` (e.g. {lr3e-4: [lr=3e-4], lr1e-4: [lr=1e-4]}):
+    # every point is fine-tuned with each, and the report keeps, per cell, budget point and size,
+    # the recipe with the best mean dev score over pretraining seeds (chosen on dev, never on test)
+    recipes: dict = field(default_factory=dict)
     floor: bool = True  # also fine-tune random-init encoders (the floor), one per pretraining seed
     floor_from: str | None = None  # the cell whose architecture the floor takes (None: the first cell)
     glue_dir: str | None = None  # suite glue: a folder in the original GLUE layout (else the hub)
@@ -358,6 +362,15 @@ def check_study(study: Study, where: str) -> None:
     ft = study.finetune
     check_tasks(ft, where)
     finetune_options(ft.options)
+    if not isinstance(ft.recipes, dict):
+        raise ConfigError(f"{where}: finetune.recipes must map a name to a list of key=value fine-tuning options")
+    for name, bundle in ft.recipes.items():
+        if not isinstance(bundle, list) or not all(isinstance(o, str) and "=" in o for o in bundle):
+            raise ConfigError(f"{where}: finetune.recipes.{name} must be a list of key=value fine-tuning options")
+        try:
+            finetune_options([*ft.options, *bundle])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: finetune.recipes.{name}: {exc}") from None
     if not ft.train_sizes or not all(isinstance(n, int) and n > 0 for n in ft.train_sizes):
         raise ConfigError(f"{where}: finetune.train_sizes must be positive integers, got {ft.train_sizes!r}")
     if ft.seeds < 1:

@@ -1,7 +1,8 @@
 """A study's evaluations as one pandas frame, from MLflow or from the committed cell files.
 
-One row per evaluation: unit, cell, seed, fraction, train_size, pretrain_flops, suite_score, each
-task's median over fine-tuning seeds, and the cell's axis values (axis.<name>). Both sources give
+One row per evaluation: unit, cell, seed, fraction, train_size, recipe (a finetune.recipes name, or
+""), pretrain_flops, suite_score (test), dev_score (the dev score selection reads), each task's
+median over fine-tuning seeds, and the cell's axis values (axis.<name>). Both sources give
 the same columns, so the report reads whichever holds the study (runs/ and the MLflow store stay on
 the machine that made them; the cell files travel with the repository).
 """
@@ -15,7 +16,7 @@ from electra_lab.errors import ElectraLabError
 from electra_lab.studies.spec import Study
 from electra_lab.studies.unit_run import read_cell
 
-KEYS = ["unit", "cell", "seed", "fraction", "train_size"]
+KEYS = ["unit", "cell", "seed", "fraction", "train_size", "recipe"]
 
 
 class NoEvaluations(ElectraLabError, FileNotFoundError):
@@ -31,7 +32,8 @@ def from_cells(study: Study) -> pd.DataFrame:
         for e in cell["evaluations"]:
             row = {"unit": cell["unit"], "cell": cell["cell"], "seed": int(cell["seed"]),
                    "fraction": float(e["fraction"]), "train_size": int(e["train_size"]),
-                   "pretrain_flops": float(e["pretrain_flops"]), "suite_score": float(e["suite_score"]),
+                   "recipe": e.get("recipe", ""), "pretrain_flops": float(e["pretrain_flops"]),
+                   "suite_score": float(e["suite_score"]), "dev_score": float(e.get("dev_score", "nan")),
                    "run_id": e.get("run_id")}
             row.update({name: float(t["median"]) for name, t in e["tasks"].items()})
             row.update({f"axis.{k}": v for k, v in cell["coords"].items()})
@@ -48,10 +50,13 @@ def from_mlflow(study: Study) -> pd.DataFrame:
     frame = pd.DataFrame({
         "unit": runs["tags.unit"], "cell": runs["tags.cell"], "seed": runs["tags.seed"].astype(int),
         "fraction": runs["tags.fraction"].astype(float), "train_size": runs["tags.train_size"].astype(int),
+        "recipe": runs["tags.recipe"].fillna("") if "tags.recipe" in runs else "",
         "pretrain_flops": runs["metrics.pretrain_flops"].astype(float),
-        "suite_score": runs["metrics.suite_score"].astype(float), "run_id": runs["run_id"]})
+        "suite_score": runs["metrics.suite_score"].astype(float),
+        "dev_score": runs["metrics.dev_score"].astype(float) if "metrics.dev_score" in runs else float("nan"),
+        "run_id": runs["run_id"]})
     for column in runs.columns:
-        if column.startswith("metrics.") and column.endswith("/median"):
+        if column.startswith("metrics.") and column.endswith("/median") and not column.endswith("/dev_median"):
             frame[column[len("metrics."):-len("/median")]] = runs[column].astype(float)
         if column.startswith("tags.axis."):
             frame[column[len("tags."):]] = runs[column]
@@ -81,11 +86,11 @@ def study_frame(study: Study, source: str = "auto") -> tuple[pd.DataFrame, str]:
 
 def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Fixed column order: both sources (and any row order) give the same frame."""
-    fixed = [*KEYS, "pretrain_flops", "suite_score", "run_id"]
+    fixed = [*KEYS, "pretrain_flops", "suite_score", "dev_score", "run_id"]
     axes = sorted(c for c in frame.columns if c.startswith("axis."))
     return frame[[*fixed, *sorted(task_columns(frame)), *axes]]
 
 
 def task_columns(frame: pd.DataFrame) -> list[str]:
-    fixed = set(KEYS) | {"pretrain_flops", "suite_score", "run_id"}
+    fixed = set(KEYS) | {"pretrain_flops", "suite_score", "dev_score", "run_id"}
     return [c for c in frame.columns if c not in fixed and not c.startswith("axis.")]

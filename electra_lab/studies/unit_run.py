@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from electra_lab.config import flatten, to_dict
-from electra_lab.studies.spec import Study, Unit
+from electra_lab.studies.spec import FLOOR, Study, Unit, slug
 from electra_lab.studies.study_runs import log_evaluation
 
 CELL_FORMAT = 1
@@ -24,15 +25,17 @@ CELL_FORMAT = 1
 class Point:
     fraction: float  # of the pretraining budget (1.0: the final export)
     train_size: int
+    recipe: str = ""  # a finetune.recipes name ("": the study has none)
 
     @property
     def name(self) -> str:
-        return f"frac{self.fraction:g}_n{self.train_size}"
+        return f"frac{self.fraction:g}_n{self.train_size}" + (f"_{slug(self.recipe)}" if self.recipe else "")
 
 
 def points(study: Study, unit: Unit) -> list[Point]:
     fractions = [0.0] if unit.is_floor else study.budget.points()
-    return [Point(f, n) for f in fractions for n in study.finetune.train_sizes]
+    recipes = list(study.finetune.recipes) or [""]
+    return [Point(f, n, r) for f in fractions for n in study.finetune.train_sizes for r in recipes]
 
 
 def cell_path(study: Study, unit: Unit) -> Path:
@@ -118,7 +121,9 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
     if done.exists():
         return json.loads(done.read_text())
     ft = study.finetune
-    options = finetune_options([*ft.options, f"caps={{train: {point.train_size}, dev: {ft.dev}, test: {ft.test}}}",
+    recipe = ft.recipes.get(point.recipe, [])
+    options = finetune_options([*ft.options, *recipe,
+                                f"caps={{train: {point.train_size}, dev: {ft.dev}, test: {ft.test}}}",
                                 f"cpu_threads={study.threads}", *([f"base_seed={1000 * unit.seed}"]
                                                                   if unit.is_floor else [])])
     model_dir = folder / "encoder" if (folder / "encoder").is_dir() else folder
@@ -127,32 +132,53 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
                             progress_file=progress_file)
     flops = 0.0 if unit.is_floor else (_flops_near(model_dir) or 0.0)
     tasks = {name: {"metric": t.metric, "split": t.report_split, "scores": t.scores, "median": t.median,
-                    "std": t.std} for name, t in result.tasks.items()}
-    row = {"fraction": point.fraction, "train_size": point.train_size, "pretrain_flops": flops,
-           "suite_score": result.score, "tasks": tasks, "finetune_seconds": round(result.seconds, 1), "run_id": None}
+                    "std": t.std, "dev_scores": dev_scores(t), "dev_median": statistics.median(dev_scores(t))}
+             for name, t in result.tasks.items()}
+    row = {"fraction": point.fraction, "train_size": point.train_size, "recipe": point.recipe,
+           "pretrain_flops": flops, "suite_score": result.score,
+           "dev_score": statistics.fmean(t["dev_median"] for t in tasks.values()), "tasks": tasks,
+           "finetune_seconds": round(result.seconds, 1), "run_id": None}
     if tracking:
         row["run_id"] = log_evaluation_row(study, unit, row, parent_run_id)
     write_json_atomically(done, row)
     return row
 
 
-def evaluation_name(unit: Unit, fraction: float, train_size: int) -> str:
-    """How a person finds it in the MLflow UI: what was evaluated, at which budget and size."""
-    at = "" if unit.is_floor else f" @{fraction:g}"
-    return f"{unit.cell.name} s{unit.seed}{at} n={train_size}"
+def dev_scores(task) -> list[float]:
+    """Each seed's dev score at the epoch that was reported (the best on dev)."""
+    return [r.dev_by_epoch[r.best_epoch - 1] if r.dev_by_epoch else float("nan") for r in task.runs]
 
 
-def log_evaluation_row(study: Study, unit: Unit, row: dict, parent_run_id: str | None) -> str:
-    metrics = {"suite_score": row["suite_score"], "pretrain_flops": row["pretrain_flops"]}
+def evaluation_name(cell: str, seed: int, fraction: float, train_size: int, recipe: str = "") -> str:
+    """How a person finds it in the MLflow UI: what was evaluated, at which budget, size and recipe."""
+    at = "" if cell == FLOOR else f" @{fraction:g}"
+    return f"{cell} s{seed}{at} n={train_size}" + (f" ft={recipe}" if recipe else "")
+
+
+def evaluation_metrics(row: dict) -> dict[str, float]:
+    """An evaluation row's MLflow metrics. Rows written before recipes existed (older cell files)
+    carry no dev scores."""
+    metrics = {"suite_score": row["suite_score"], "pretrain_flops": row["pretrain_flops"],
+               **({"dev_score": row["dev_score"]} if "dev_score" in row else {})}
     for name, t in row["tasks"].items():
         metrics[f"{name}/median"] = t["median"]
         metrics[f"{name}/std"] = t["std"]
         metrics.update({f"{name}/seed{i}": s for i, s in enumerate(t["scores"])})
-    tags = {**unit_tags(study, unit), "fraction": f"{row['fraction']:g}", "train_size": row["train_size"],
-            "random_init": unit.is_floor}
+        if "dev_median" in t:
+            metrics[f"{name}/dev_median"] = t["dev_median"]
+    return metrics
+
+
+def evaluation_tags(row: dict, random_init: bool) -> dict:
+    return {"fraction": f"{row['fraction']:g}", "train_size": row["train_size"], "random_init": random_init,
+            **({"recipe": row["recipe"]} if row.get("recipe") else {})}
+
+
+def log_evaluation_row(study: Study, unit: Unit, row: dict, parent_run_id: str | None) -> str:
+    tags = {**unit_tags(study, unit), **evaluation_tags(row, unit.is_floor)}
     params = {"overrides": " ".join(study.cell_overrides(unit.cell, unit.seed)), "finetune": to_dict(study.finetune)}
-    return log_evaluation(study.tracking_uri, study.key, parent_run_id,
-                          evaluation_name(unit, row["fraction"], row["train_size"]), tags, params, metrics)
+    name = evaluation_name(unit.cell.name, unit.seed, row["fraction"], row["train_size"], row.get("recipe", ""))
+    return log_evaluation(study.tracking_uri, study.key, parent_run_id, name, tags, params, evaluation_metrics(row))
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:

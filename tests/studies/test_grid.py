@@ -136,3 +136,27 @@ def test_two_runners_on_one_store_run_each_unit_exactly_once(study_env):
     assert len(started) == len(study.units()), started  # every unit finished by exactly one runner's worker
     payloads = [json.loads(p.read_text()) for p in (study.results / "cells").glob("*.json")]
     assert sorted(p["unit"] for p in payloads) == sorted(u.id for u in study.units())
+
+
+def test_recipes_are_each_fine_tuned_logged_and_chosen_on_dev(study_env):
+    import yaml
+
+    finetune = yaml.safe_load(study_env("base").read_text())["finetune"]
+    finetune.update(floor=False, recipes={"slow": ["lr=1e-5"], "fast": ["lr=3e-4"]})
+    path = study_env("rec", axes={"model.gen_fraction": [0.5]}, budget={"steps": 4}, finetune=finetune)
+    done = cli("grid", str(path))
+    assert done.returncode == 0, done.stderr
+    study = load_study(path)
+    runs = mlflow_runs(study.tracking_uri, study.key)
+    evals = runs[runs["tags.kind"] == "evaluation"].set_index("tags.recipe")
+    assert sorted(evals.index) == ["fast", "slow"]
+    assert set(evals["tags.mlflow.runName"]) == {f"gen_fraction=0.5 s0 @1 n=16 ft={r}" for r in ("slow", "fast")}
+    assert evals["metrics.dev_score"].between(0, 1).all()
+
+    assert cli("report", str(path)).returncode == 0
+    dev = evals["metrics.dev_score"].to_dict()
+    best = max(study.finetune.recipes, key=dev.get)  # the first maximum in file order, as a tie is broken
+    summary = pd.read_csv(study.results / "summary.csv")
+    assert summary.loc[summary["score"] == "suite_score", "mean"].item() == pytest.approx(
+        evals.loc[best, "metrics.suite_score"], abs=1e-12)
+    assert pd.read_csv(study.results / "recipes_chosen_on_dev.csv")["chosen"].tolist() == [best]

@@ -90,3 +90,26 @@ def test_shipped_study_files_load_at_both_scales(name):
     paper = load_study(experiment_path(f"studies/{name}.yaml"), "paper")
     assert len(tiny.seeds) >= 2 and tiny.report and paper.finetune.suite == "glue"
     assert paper.config(paper.units()[0]).model.hidden >= 256  # ELECTRA-Small or larger
+
+
+def test_fine_tuning_recipes_are_checked_and_multiply_the_points(tmp_path):
+    from electra_lab.studies.unit_run import points
+
+    recipes = {"lr3e-4": ["lr=3e-4"], "lr1e-4_bc": ["lr=1e-4", "adam_bias_correction=true"]}
+    study = load_study(write(tmp_path, budget={"fractions": [0.5]}, finetune={"train_sizes": [100, 1000],
+                                                                                "recipes": recipes}))
+    unit = study.units()[0]
+    got = points(study, unit)
+    assert len(got) == 2 * 2 * 2 and len({p.name for p in got}) == 8  # fractions x sizes x recipes, named apart
+    assert {p.recipe for p in got} == set(recipes)
+    with pytest.raises(ConfigError, match=r"finetune.recipes.fast: .*lrr"):
+        load_study(write(tmp_path, finetune={"recipes": {"fast": ["lrr=1e-3"]}}))
+    with pytest.raises(ConfigError, match="finetune.recipes.fast must be a list"):
+        load_study(write(tmp_path, finetune={"recipes": {"fast": "lr=1e-3"}}))
+
+
+def test_the_headline_scale_study_states_its_protocol_and_tunes_every_encoder_alike():
+    study = load_study(experiment_path("studies/headline_scale.yaml"))
+    assert len(study.seeds) >= 3 and len(study.budget.points()) >= 4 and len(study.finetune.recipes) >= 2
+    assert study.finetune.floor and study.finetune.tasks is None  # random init gets the same recipes; whole suite
+    assert "dev" in study.protocol and "test" in study.protocol
