@@ -86,6 +86,25 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    from pathlib import Path
+
+    from electra_lab.studies.evaluate import resolve_model
+    from electra_lab.tasks.probe import layerwise_probe
+
+    resolved = resolve_model(args.source, args.tracking_uri)
+    frame = layerwise_probe(resolved.model_dir, args.suite, args.tasks, args.layers, random_init=args.random_init,
+                            seed=args.seed, cpu_threads=args.threads,
+                            glue_dir=Path(args.glue_dir) if args.glue_dir else None)
+    print(f"frozen-encoder linear probe (a proxy, NOT fine-tuning) of {resolved.model_dir}"
+          f"{' with random weights' if args.random_init else ''}; layer 0 = the embeddings' output")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        frame.assign(model=str(resolved.model_dir), random_init=args.random_init).to_csv(args.out, index=False)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from electra_lab.bench.cli import run_from_args
 
@@ -124,6 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", metavar="FILE",
                    help="keep the live task / seed / updates here (JSON) for a parent process to show")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("probe", help="layer-wise frozen-encoder linear probes of an encoder (a proxy, not fine-tuning)")
+    p.add_argument("source", help="MLflow run id, runs/<name> folder, snapshot folder or Hugging Face folder")
+    p.add_argument("--suite", choices=["offline", "glue"], default="offline")
+    p.add_argument("--tasks", nargs="+", help="a subset of the suite's tasks")
+    p.add_argument("--layers", nargs="+", type=int, help="hidden states to probe (0 = embeddings); default: all")
+    p.add_argument("--random-init", action="store_true", help="the same architecture with random weights (the floor)")
+    p.add_argument("--seed", type=int, default=0, help="the random weights' seed, and the probe's")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--glue-dir", help="folder in the original GLUE layout; else the hub")
+    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI)
+    p.add_argument("--out", help="also write the table to this CSV file")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("bench", help="time the training step against a plain Hugging Face reference")
     from electra_lab.bench.cli import add_arguments

@@ -92,3 +92,18 @@ def test_discriminator_learns_on_tiny_data(tiny_cfg, tiny_tokenizer, tmp_path):
     assert final_eval["eval/disc_precision"] > 0.2
     assert 0.7 < final_eval["eval/disc_auc"] <= 1.0  # threshold-free: replaced rank above originals (0.5: chance)
     assert math.isfinite(final_eval["eval/gen_loss"])
+
+
+def test_a_snapshot_records_its_flops_under_both_lookup_counts(tiny_cfg, tiny_tokenizer, tmp_path):
+    import json
+
+    cfg = tiny_cfg(**{"train.steps": 4, "train.snapshot_fractions": [0.5], "train.eval_every": 100})
+    t = make_trainer(cfg, tiny_tokenizer, tmp_path / "snap")
+    t.fit()
+    folder = tmp_path / "snap" / "snapshots" / "frac_0.5000"
+    flops, step = (folder / "pretrain_flops.txt").read_text().split()
+    both = json.loads((folder / "pretrain_flops_by_lookup.json").read_text())
+    assert int(step) == 2 and both["dense"] == pytest.approx(float(flops))  # the chosen count is the dense one
+    assert 0 < both["sparse"] < both["dense"]
+    assert t.budget.flops_at(t.step) == pytest.approx(t.budget.flops_by_lookup)
+    assert both["dense"] == pytest.approx(t.budget.flops_by_lookup["dense"] / 2)  # half the steps, constant cost

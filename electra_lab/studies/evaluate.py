@@ -66,6 +66,17 @@ def _flops_near(path: Path) -> float | None:
     return None
 
 
+def flops_by_lookup_near(path: Path) -> dict[str, float] | None:
+    """{"dense": .., "sparse": ..}: a snapshot's or a finished run's FLOPs under both lookup counts
+    (None for runs made before both were recorded)."""
+    for folder in [path, *path.parents][:3]:
+        if (folder / "pretrain_flops_by_lookup.json").exists():
+            return json.loads((folder / "pretrain_flops_by_lookup.json").read_text())
+        if (folder / "summary.json").exists():
+            return json.loads((folder / "summary.json").read_text()).get("pretrain_flops_by_lookup")
+    return None
+
+
 def finetune_and_log(source: str, suite: str = "offline", tasks: list[str] | None = None, seeds: int = 3,
                      options: FinetuneOptions | None = None, glue_dir: Path | None = None, random_init: bool = False,
                      tracking_uri: str | None = DEFAULT_TRACKING_URI, experiment: str = "electra-lab",

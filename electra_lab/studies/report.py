@@ -26,12 +26,14 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     max over pretraining seeds, the mean pretraining FLOPs, and the gap to the floor in se."""
     scores = ["suite_score", *task_columns(frame)]
     axes = [c for c in frame.columns if c.startswith("axis.")]
-    long = frame.melt(id_vars=["cell", "seed", "fraction", "train_size", "pretrain_flops", *axes],
+    long = frame.melt(id_vars=["cell", "seed", "fraction", "train_size", "pretrain_flops",
+                               "pretrain_flops_sparse_lookup", *axes],
                       value_vars=scores, var_name="score", value_name="value").dropna(subset=["value"])
     group = ["cell", "fraction", "train_size", "score"]
     stats = long.groupby(group, dropna=False).agg(
         mean=("value", "mean"), std=("value", "std"), n=("value", "count"), min=("value", "min"),
-        max=("value", "max"), pretrain_flops=("pretrain_flops", "mean")).reset_index()
+        max=("value", "max"), pretrain_flops=("pretrain_flops", "mean"),
+        pretrain_flops_sparse_lookup=("pretrain_flops_sparse_lookup", "mean")).reset_index()
     stats["std"] = stats["std"].fillna(0.0)
     coords = frame.groupby("cell")[axes].first().reset_index() if axes else frame[["cell"]].drop_duplicates()
     stats = stats.merge(coords, on="cell", how="left")
@@ -70,10 +72,13 @@ def table(stats: pd.DataFrame, item: ReportItem, order: list[str]) -> pd.DataFra
     rows = rows.assign(text=[cell_text(m, s, n, g) for m, s, n, g in
                              zip(rows["mean"], rows["std"], rows["n"], rows["gap_to_floor_se"], strict=True)])
     wide = rows.pivot_table(index=["train_size", "cell"], columns="score", values="text", aggfunc="first")
-    flops = rows.groupby(["train_size", "cell"])["pretrain_flops"].first()
-    wide.insert(0, "pretrain FLOPs", flops.map(lambda f: f"{f:.3g}"))
-    columns = ["pretrain FLOPs", "suite_score", *sorted(c for c in wide.columns if c not in
-                                                        ("pretrain FLOPs", "suite_score"))]
+    flops = rows.groupby(["train_size", "cell"])[["pretrain_flops", "pretrain_flops_sparse_lookup"]].first()
+    wide.insert(0, "pretrain FLOPs", flops["pretrain_flops"].map(lambda f: f"{f:.3g}"))
+    counts = ["pretrain FLOPs"]
+    if flops["pretrain_flops_sparse_lookup"].notna().any():  # runs that recorded both counts
+        wide.insert(1, "sparse-lookup FLOPs", flops["pretrain_flops_sparse_lookup"].map(lambda f: f"{f:.3g}"))
+        counts.append("sparse-lookup FLOPs")
+    columns = [*counts, "suite_score", *sorted(c for c in wide.columns if c not in (*counts, "suite_score"))]
     wide = wide[columns].reset_index()
     rank = {c: i for i, c in enumerate(order)}
     return wide.sort_values(["train_size", "cell"], key=lambda c: c.map(rank) if c.name == "cell" else c)

@@ -1,10 +1,12 @@
 """A study's evaluations as one pandas frame, from MLflow or from the committed cell files.
 
-One row per evaluation: unit, cell, seed, fraction, train_size, recipe (a finetune.recipes name, or
-""), pretrain_flops, suite_score (test), dev_score (the dev score selection reads), each task's
-median over fine-tuning seeds, and the cell's axis values (axis.<name>). Both sources give
-the same columns, so the report reads whichever holds the study (runs/ and the MLflow store stay on
-the machine that made them; the cell files travel with the repository).
+One row per evaluation: unit, cell, seed, fraction, train_size, recipe (a finetune.recipes name,
+or ""), pretrain_flops (the official dense count), pretrain_flops_sparse_lookup (the same steps with
+free input lookups; NaN for runs made before it was recorded), suite_score (test), dev_score (what
+recipe selection reads), each task's median over fine-tuning seeds, and the cell's axis values
+(axis.<name>). Both sources give the same columns, so the report reads whichever holds the study
+(runs/ and the MLflow store stay on the machine that made them; the cell files travel with the
+repository).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ def from_cells(study: Study) -> pd.DataFrame:
                    "fraction": float(e["fraction"]), "train_size": int(e["train_size"]),
                    "recipe": e.get("recipe", ""), "pretrain_flops": float(e["pretrain_flops"]),
                    "suite_score": float(e["suite_score"]), "dev_score": float(e.get("dev_score", "nan")),
+                   "pretrain_flops_sparse_lookup": float(e.get("pretrain_flops_sparse_lookup", "nan")),
                    "run_id": e.get("run_id")}
             row.update({name: float(t["median"]) for name, t in e["tasks"].items()})
             row.update({f"axis.{k}": v for k, v in cell["coords"].items()})
@@ -53,7 +56,8 @@ def from_mlflow(study: Study) -> pd.DataFrame:
         "recipe": runs["tags.recipe"].fillna("") if "tags.recipe" in runs else "",
         "pretrain_flops": runs["metrics.pretrain_flops"].astype(float),
         "suite_score": runs["metrics.suite_score"].astype(float),
-        "dev_score": runs["metrics.dev_score"].astype(float) if "metrics.dev_score" in runs else float("nan"),
+        **{k: runs[f"metrics.{k}"].astype(float) if f"metrics.{k}" in runs else float("nan")
+           for k in ("dev_score", "pretrain_flops_sparse_lookup")},
         "run_id": runs["run_id"]})
     for column in runs.columns:
         if column.startswith("metrics.") and column.endswith("/median") and not column.endswith("/dev_median"):
@@ -86,11 +90,11 @@ def study_frame(study: Study, source: str = "auto") -> tuple[pd.DataFrame, str]:
 
 def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Fixed column order: both sources (and any row order) give the same frame."""
-    fixed = [*KEYS, "pretrain_flops", "suite_score", "dev_score", "run_id"]
+    fixed = [*KEYS, "pretrain_flops", "pretrain_flops_sparse_lookup", "suite_score", "dev_score", "run_id"]
     axes = sorted(c for c in frame.columns if c.startswith("axis."))
     return frame[[*fixed, *sorted(task_columns(frame)), *axes]]
 
 
 def task_columns(frame: pd.DataFrame) -> list[str]:
-    fixed = set(KEYS) | {"pretrain_flops", "suite_score", "dev_score", "run_id"}
+    fixed = set(KEYS) | {"pretrain_flops", "pretrain_flops_sparse_lookup", "suite_score", "dev_score", "run_id"}
     return [c for c in frame.columns if c not in fixed and not c.startswith("axis.")]

@@ -114,7 +114,7 @@ def run_unit(study: Study, unit: Unit, tracking: bool = True, parent_run_id: str
 def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, run_dir: Path, tracking: bool,
                    parent_run_id: str | None, progress_file: Path) -> dict:
     """Fine-tune one checkpoint at one labelled-set size (or read the finished result back)."""
-    from electra_lab.studies.evaluate import _flops_near
+    from electra_lab.studies.evaluate import _flops_near, flops_by_lookup_near
     from electra_lab.tasks.finetune import finetune_options, finetune_suite
 
     done = run_dir / "evals" / f"{point.name}.json"
@@ -131,11 +131,13 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
                             glue_dir=Path(ft.glue_dir) if ft.glue_dir else None, progress=False,
                             progress_file=progress_file)
     flops = 0.0 if unit.is_floor else (_flops_near(model_dir) or 0.0)
+    by_lookup = {"dense": 0.0, "sparse": 0.0} if unit.is_floor else flops_by_lookup_near(model_dir)
     tasks = {name: {"metric": t.metric, "split": t.report_split, "scores": t.scores, "median": t.median,
                     "std": t.std, "dev_scores": dev_scores(t), "dev_median": statistics.median(dev_scores(t))}
              for name, t in result.tasks.items()}
     row = {"fraction": point.fraction, "train_size": point.train_size, "recipe": point.recipe,
            "pretrain_flops": flops, "suite_score": result.score,
+           **({"pretrain_flops_sparse_lookup": by_lookup["sparse"]} if by_lookup else {}),
            "dev_score": statistics.fmean(t["dev_median"] for t in tasks.values()), "tasks": tasks,
            "finetune_seconds": round(result.seconds, 1), "run_id": None}
     if tracking:
@@ -159,7 +161,7 @@ def evaluation_metrics(row: dict) -> dict[str, float]:
     """An evaluation row's MLflow metrics. Rows written before recipes existed (older cell files)
     carry no dev scores."""
     metrics = {"suite_score": row["suite_score"], "pretrain_flops": row["pretrain_flops"],
-               **({"dev_score": row["dev_score"]} if "dev_score" in row else {})}
+               **{k: row[k] for k in ("dev_score", "pretrain_flops_sparse_lookup") if k in row}}
     for name, t in row["tasks"].items():
         metrics[f"{name}/median"] = t["median"]
         metrics[f"{name}/std"] = t["std"]

@@ -38,17 +38,22 @@ BATCH_SIZE = 128
 
 @torch.inference_mode()
 def probe_features(encoder: nn.Module, data: Encoded, pooling: str = "mean",
-                   batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """[N, H] float64 features of the frozen encoder (put in eval mode): the mean of the last hidden
-    state over each example's tokens ([CLS] and [SEP] included), or its [CLS] state."""
+                   batch_size: int = BATCH_SIZE, layer: int | None = None) -> np.ndarray:
+    """[N, H] float64 features of the frozen encoder (put in eval mode): the mean of a hidden state
+    over each example's tokens ([CLS] and [SEP] included), or its [CLS] state. layer: None = the
+    last; 0 = the embeddings' output, i = after block i (layer-wise probes)."""
     if pooling not in POOLINGS:
         raise ConfigError(f"probe pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    layers = encoder.config.num_hidden_layers
+    if layer is not None and not 0 <= layer <= layers:
+        raise ConfigError(f"probe layer must be in 0..{layers} (0: embeddings) for this encoder, got {layer}")
     encoder.eval()
     out = np.zeros((len(data), encoder.config.hidden_size), dtype=np.float64)
     for indices, batch in evaluation_batches(data, batch_size, encoder.config.pad_token_id or 0):
         mask = batch["attention_mask"]
-        hidden = encoder(input_ids=batch["input_ids"], attention_mask=mask,
-                         token_type_ids=batch["token_type_ids"]).last_hidden_state.float()
+        output = encoder(input_ids=batch["input_ids"], attention_mask=mask, token_type_ids=batch["token_type_ids"],
+                         output_hidden_states=layer is not None)
+        hidden = (output.last_hidden_state if layer is None else output.hidden_states[layer]).float()
         if pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -85,23 +90,25 @@ def fit_probe(task: Task, train: tuple[np.ndarray, np.ndarray], dev: tuple[np.nd
 def probe_suite(model_dir: str | Path, suite: str = "offline", tasks: list[str] | None = None,
                 caps: SplitCaps | None = None, random_init: bool = False, seed: int = 0, *,
                 pooling: str = "mean", cpu_threads: int | None = None, progress: bool = False,
-                glue_dir: Path | None = None) -> SuiteResult:
+                glue_dir: Path | None = None, layer: int | None = None) -> SuiteResult:
     """Frozen-encoder probe of the encoder in `model_dir` on each task (a proxy, not fine-tuning:
     see the module docstring). caps: None = each task's default caps; random_init: the same
     architecture with fresh weights drawn from `seed` (the floor). Each TaskResult holds one run
     whose dev_by_epoch is [best dev score] and best_epoch 1. cpu_threads: torch's intra-op threads
     for this call only (process-wide; put back on return), as in finetune_suite. glue_dir: GLUE's
-    original TSV layout (else the hub), as in finetune_suite."""
+    original TSV layout (else the hub), as in finetune_suite. layer: which hidden state to probe
+    (probe_features; None = the last)."""
     threads_before = torch.get_num_threads()
     if cpu_threads:
         torch.set_num_threads(cpu_threads)
     try:
-        return _probe_suite(model_dir, suite, tasks, caps, random_init, seed, pooling, progress, glue_dir)
+        return _probe_suite(model_dir, suite, tasks, caps, random_init, seed, pooling, progress, glue_dir, layer)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _probe_suite(model_dir, suite, tasks, caps, random_init, seed, pooling, progress, glue_dir) -> SuiteResult:
+def _probe_suite(model_dir, suite, tasks, caps, random_init, seed, pooling, progress, glue_dir,
+                 layer) -> SuiteResult:
     started = time.time()
     selected = suite_tasks(suite, tasks)
     if pooling not in POOLINGS:
@@ -116,7 +123,7 @@ def _probe_suite(model_dir, suite, tasks, caps, random_init, seed, pooling, prog
         task_started = time.time()
         prepared = prepare_task(task, tokenizer, options, glue_dir, tokenizer_dir=model_dir)
         reported = prepared.test if prepared.test is not None else prepared.dev
-        feats = {name: probe_features(encoder, data, pooling) for name, data in
+        feats = {name: probe_features(encoder, data, pooling, layer=layer) for name, data in
                  (("train", prepared.train), ("dev", prepared.dev), ("reported", reported))}
         labels = {"train": prepared.train.labels.numpy(), "dev": prepared.dev.labels.numpy(),
                   "reported": reported.labels.numpy()}
@@ -134,9 +141,28 @@ def _probe_suite(model_dir, suite, tasks, caps, random_init, seed, pooling, prog
     return SuiteResult(
         suite=suite, model_dir=str(model_dir), random_init=random_init, tasks=results,
         options={"proxy": PROXY, "note": "frozen encoder + linear probe; NOT fine-tuning", "pooling": pooling,
+                 "layer": "last" if layer is None else layer,
                  "probe": {"classification": "StandardScaler + LogisticRegression(C)", "regression":
                            "StandardScaler + Ridge(alpha)", "C_grid": list(C_GRID), "alpha_grid": list(ALPHA_GRID),
                            "selected_on": "dev"},
                  "chosen": chosen, "caps": None if caps is None else asdict(caps), "max_length": MAX_LENGTH,
                  "seed": seed},
         seconds=time.time() - started)
+
+
+def layerwise_probe(model_dir: str | Path, suite: str = "offline", tasks: list[str] | None = None,
+                    layers: list[int] | None = None, random_init: bool = False, seed: int = 0,
+                    caps: SplitCaps | None = None, cpu_threads: int | None = None, glue_dir: Path | None = None):
+    """A frozen probe at each hidden state (None: 0 = embeddings .. L = last): a pandas frame with one
+    row per layer, one column per task and the suite mean. Where the features a task uses sit, and
+    whether pretraining put anything there at all (compare random_init=True)."""
+    import pandas as pd
+    from transformers import ElectraConfig
+
+    depth = ElectraConfig.from_pretrained(str(model_dir)).num_hidden_layers
+    rows = []
+    for layer in layers if layers is not None else range(depth + 1):
+        result = probe_suite(model_dir, suite, tasks, caps=caps, random_init=random_init, seed=seed,
+                             cpu_threads=cpu_threads, glue_dir=glue_dir, layer=layer)
+        rows.append({"layer": layer, **{name: t.median for name, t in result.tasks.items()}, "suite": result.score})
+    return pd.DataFrame(rows)

@@ -13,7 +13,16 @@ class Budget:
     total_steps: int
     total_flops: float  # by the count train.flops_lookup names
     flops_per_step: list[float] = field(repr=False, default_factory=list)
-    flops_by_lookup: dict[str, float] = field(default_factory=dict)  # the same steps under both counts
+    # per-step FLOPs of the same steps under both lookup counts ("dense", "sparse")
+    flops_per_step_by_lookup: dict[str, list[float]] = field(repr=False, default_factory=dict)
+
+    @property
+    def flops_by_lookup(self) -> dict[str, float]:
+        return {k: float(sum(v)) for k, v in self.flops_per_step_by_lookup.items()}
+
+    def flops_at(self, step: int) -> dict[str, float]:
+        """FLOPs spent by the end of `step` steps under each lookup count (for snapshots)."""
+        return {k: float(sum(v[:step])) for k, v in self.flops_per_step_by_lookup.items()}
 
 
 def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
@@ -31,17 +40,17 @@ def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
     _set_total_steps(strategy, steps)
     cost = _PhaseCosts(strategy)
     flops_per_step = [cost(s) * t.batch_size for s in range(steps)]
-    both = {lookup: _total_under(strategy, lookup == "sparse", steps) * t.batch_size for lookup in ("dense", "sparse")}
+    both = {k: _per_step_under(strategy, k == "sparse", steps, t.batch_size) for k in ("dense", "sparse")}
     return Budget(steps, float(sum(flops_per_step)), flops_per_step, both)
 
 
-def _total_under(strategy: Strategy, sparse: bool, steps: int) -> float:
-    """FLOPs per sequence summed over `steps` when input lookups are counted dense or sparse."""
+def _per_step_under(strategy: Strategy, sparse: bool, steps: int, batch_size: int) -> list[float]:
+    """Each step's FLOPs when input lookups are counted dense or sparse (the chosen count is put back)."""
     ctx, chosen = strategy.ctx, strategy.ctx.sparse_embed_lookup
     ctx.sparse_embed_lookup = sparse
     try:
         cost = _PhaseCosts(strategy)
-        return float(sum(cost(s) for s in range(steps)))
+        return [cost(s) * batch_size for s in range(steps)]
     finally:
         ctx.sparse_embed_lookup = chosen
 

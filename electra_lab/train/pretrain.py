@@ -102,6 +102,7 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
         summary = {
             "run_name": cfg.run.name, "run_id": tracker.run_id if tracker else None, "run_dir": str(run_dir),
             "export_dir": str(export_dir), "steps": trainer.step, "pretrain_flops": trainer.flops,
+            "pretrain_flops_by_lookup": trainer.budget.flops_at(trainer.step),
             "tokens": trainer.tokens, "resumed": resumed,
             "wall_seconds": _previous_wall(run_dir, resumed) + time.time() - started,
             "final": trainer.history[-1] if trainer.history else {},

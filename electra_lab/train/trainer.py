@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import math
 import time
 from pathlib import Path
@@ -308,6 +309,7 @@ class Trainer:
             folder = self.run_dir / "snapshots" / f"frac_{frac:.4f}"
             self.export(folder)
             (folder / "pretrain_flops.txt").write_text(f"{self.flops}\n{self.step}\n")
+            (folder / "pretrain_flops_by_lookup.json").write_text(json.dumps(self.budget.flops_at(self.step)))
             self.snapshots_done.append(frac)
             if self.on_snapshot is not None:
                 self.on_snapshot(self, frac, folder)

@@ -152,6 +152,8 @@ def test_recipes_are_each_fine_tuned_logged_and_chosen_on_dev(study_env):
     assert sorted(evals.index) == ["fast", "slow"]
     assert set(evals["tags.mlflow.runName"]) == {f"gen_fraction=0.5 s0 @1 n=16 ft={r}" for r in ("slow", "fast")}
     assert evals["metrics.dev_score"].between(0, 1).all()
+    assert (evals["metrics.pretrain_flops_sparse_lookup"].between(0, evals["metrics.pretrain_flops"],
+                                                                  inclusive="neither")).all()
 
     assert cli("report", str(path)).returncode == 0
     dev = evals["metrics.dev_score"].to_dict()

@@ -59,3 +59,21 @@ def test_unknown_task_lists_valid_names(tmp_path, tiny_model_dir, capsys):
     code = main(["finetune", str(tiny_model_dir), "--tasks", "not_a_task", "--no-tracking", "--seeds", "1"])
     err = capsys.readouterr().err
     assert code != 0 and "not_a_task" in err and "movie_polarity" in err
+
+
+def test_probe_command_prints_and_writes_one_row_per_layer(tmp_path, tiny_model_dir, capsys):
+    import pandas as pd
+    from transformers import ElectraConfig
+
+    write_sst2(tmp_path / "glue")
+    out = tmp_path / "probe.csv"
+    assert main(["probe", str(tiny_model_dir), "--suite", "glue", "--tasks", "sst2", "--glue-dir",
+                 str(tmp_path / "glue"), "--threads", "1", "--out", str(out)]) == 0
+    assert "NOT fine-tuning" in capsys.readouterr().out
+    frame = pd.read_csv(out)
+    depth = ElectraConfig.from_pretrained(str(tiny_model_dir)).num_hidden_layers
+    assert frame["layer"].tolist() == list(range(depth + 1))
+    assert frame["sst2"].between(0, 1).all() and (frame["suite"] == frame["sst2"]).all()
+    assert main(["probe", str(tiny_model_dir), "--suite", "glue", "--tasks", "sst2", "--glue-dir",
+                 str(tmp_path / "glue"), "--layers", "0", "--random-init", "--out", str(out)]) == 0
+    assert pd.read_csv(out)[["layer", "random_init"]].values.tolist() == [[0, True]]

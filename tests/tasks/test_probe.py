@@ -93,3 +93,19 @@ def test_features_leave_the_encoder_untouched_and_the_result_is_deterministic(ti
 def test_bad_pooling_is_a_config_error(tiny_model_dir):
     with pytest.raises(ConfigError, match="pooling"):
         probe_suite(tiny_model_dir, tasks=[sentiment()], pooling="max")
+
+
+def test_a_layer_wise_probe_reads_the_hidden_state_it_names(tiny_model_dir):
+    from electra_lab.tasks.finetune import FinetuneOptions, prepare_task
+    from electra_lab.tasks.probe import probe_features
+
+    encoder = load_encoder(tiny_model_dir)
+    layers = encoder.config.num_hidden_layers
+    data = prepare_task(sentiment(), load_tokenizer(tiny_model_dir), FinetuneOptions(), None).dev
+    last = probe_features(encoder, data)
+    assert np.array_equal(probe_features(encoder, data, layer=layers), last)  # block L's output is the last state
+    embeddings = probe_features(encoder, data, layer=0)
+    assert embeddings.shape == last.shape and not np.allclose(embeddings, last)
+    with pytest.raises(ConfigError, match=rf"probe layer must be in 0..{layers}"):
+        probe_features(encoder, data, layer=layers + 1)
+    assert probe_suite(tiny_model_dir, tasks=[sentiment()], layer=0).options["layer"] == 0
