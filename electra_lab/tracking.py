@@ -80,6 +80,17 @@ class Tracker:
         self.run_id = run.info.run_id
         return self.run_id
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether this store holds run `run_id` (a run folder copied from another machine, or
+        a changed run.tracking_uri, names one it does not)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.mlflow.get_run(run_id)
+        except MlflowException:
+            return False
+        return True
+
     def log_params(self, params: dict[str, Any]) -> None:
         flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
         existing = self.mlflow.get_run(self.run_id).data.params

@@ -78,8 +78,14 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
         tracker = Tracker(cfg.run.tracking_uri, cfg.run.experiment)
         id_file = run_dir / "mlflow_run_id"
         previous = id_file.read_text().strip() if id_file.exists() and cfg.run.resume else None
-        run_id = tracker.start(cfg.run.name, run_id=previous,
-                               tags={"strategy": cfg.strategy.name, "kind": "pretrain", **cfg.run.tags})
+        tags = {"strategy": cfg.strategy.name, "kind": "pretrain", **cfg.run.tags}
+        if previous and not tracker.has_run(previous):
+            log.warning("%s names MLflow run %s, which %s does not hold (the run folder was copied, or "
+                        "run.tracking_uri changed): the training resumes from its checkpoint under a new MLflow "
+                        "run tagged resumed_from_run_id=%s; the metrics logged before stay with the old run",
+                        id_file, previous, cfg.run.tracking_uri, previous)
+            tags["resumed_from_run_id"], previous = previous, None
+        run_id = tracker.start(cfg.run.name, run_id=previous, tags=tags)
         id_file.write_text(run_id)
     trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker)
     trainer.on_snapshot = on_snapshot
