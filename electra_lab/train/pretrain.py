@@ -18,6 +18,7 @@ from electra_lab.data.packing import PackingOptions, pack_corpus
 from electra_lab.data.tokenizer import load_or_build_tokenizer
 from electra_lab.data.unigram import unigram_counter
 from electra_lab.tracking import Tracker
+from electra_lab.train.preflight import check_output_dir, check_tracking_uri
 from electra_lab.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
 
     Process-wide tuning (threads, allocator) is the caller's: the CLI and electra_lab.pretrain do it."""
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_output_dir(run_dir)
+    if tracking:
+        check_tracking_uri(cfg.run.tracking_uri)
     started = time.time()
     data = data or prepare_data(cfg)
     ids = SpecialIds.of(data.tokenizer)

@@ -1,0 +1,45 @@
+"""Checks made before any data is built or step trained: a run that cannot write its folder or reach
+its tracking server should say so in seconds, not after the corpus is packed (or never, while MLflow
+retries an unreachable server for minutes)."""
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from electra_lab.errors import ElectraLabError
+
+
+class RunSetupError(ElectraLabError, OSError):
+    """The run's output folder or tracking store cannot be used."""
+
+
+def check_output_dir(run_dir: Path) -> None:
+    """The run folder exists (or can be made) and a file can be written in it."""
+    probe = run_dir / f".write-check-{os.getpid()}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise RunSetupError(f"run folder {run_dir} is not writable ({exc.strerror or exc}): set run.output_dir "
+                            "to a folder you can write") from None
+
+
+def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
+    """An http(s) tracking server answers its /health endpoint; a sqlite store's folder is writable."""
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s):
+                return
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RunSetupError(f"MLflow tracking server {uri} cannot be reached ({reason}): start it, fix "
+                                "run.tracking_uri, or pass --no-tracking") from None
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri[len("sqlite:///"):]).parent
+        existing = next(p for p in [folder, *folder.parents] if p.exists())  # the store makes the rest
+        if not os.access(existing, os.W_OK):
+            raise RunSetupError(f"the MLflow sqlite store {uri} cannot be written (folder {folder}): fix "
+                                "run.tracking_uri, or pass --no-tracking")
