@@ -151,7 +151,7 @@ pretrain() {
   flops="$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['pretrain_flops'])" "$OUT/budget/flops.json")"
   "$PY" -m electra_lab.cli pretrain --no-tracking "$config" "${RUN_OVERRIDES[@]}" "train.flops=$flops" \
     "train.device=$DEVICE" "train.progress=false" "run.output_dir=$dir/runs"
-  [[ "${GPU_CHECK_KEEP_CHECKPOINTS:-0}" == 1 ]] || find "$dir/runs" -name checkpoint.pt -delete
+  [[ "${GPU_CHECK_KEEP_CHECKPOINTS:-0}" == 1 ]] || find "$dir/runs" \( -name "checkpoint*.pt" -o -name "checkpoint*.pt.sha256" \) -delete
 }
 
 compare() {

@@ -1,6 +1,9 @@
-"""Checkpoints: model, optimiser, scheduler, RNG and data position, written atomically."""
+"""Checkpoints: model, optimiser, scheduler, RNG and data position, written atomically with a
+SHA-256 beside each; the last two are kept, and a damaged latest one falls back to the one before."""
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import random
 from pathlib import Path
@@ -9,6 +12,8 @@ import numpy as np
 import torch
 
 from electra_lab.errors import ElectraLabError
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(ElectraLabError, RuntimeError):
@@ -30,19 +35,53 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def previous_path(path: Path) -> Path:
+    """Where the checkpoint before `path` is kept: checkpoint.pt -> checkpoint.prev.pt."""
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
+    """Write to a temporary file with its SHA-256 beside it, then keep the last two: the one being
+    replaced becomes checkpoint.prev.pt. A crash at any moment leaves at least one whole checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
+    digest = _sha256(tmp)
+    if path.exists():
+        os.replace(path, previous_path(path))
+        if digest_path(path).exists():
+            os.replace(digest_path(path), digest_path(previous_path(path)))
     os.replace(tmp, path)
+    tmp_digest = path.with_name(path.name + ".sha256.tmp")
+    tmp_digest.write_text(digest + "\n")
+    os.replace(tmp_digest, digest_path(path))
+
+
+def checkpoint_exists(path: Path) -> bool:
+    return Path(path).is_file() or previous_path(Path(path)).is_file()
 
 
 def load_checkpoint(path: Path) -> dict:
+    """The state in `path`, checked against its SHA-256 when one was written with it."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if digest_path(path).is_file() and _sha256(path) != digest_path(path).read_text().strip():
+        raise CheckpointError(f"checkpoint {path} is corrupt: its SHA-256 differs from {digest_path(path).name} "
+                              "(truncated or damaged after it was written)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises several types for truncated/corrupt files
@@ -51,3 +90,21 @@ def load_checkpoint(path: Path) -> dict:
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {sorted(missing)}: not an electra-lab checkpoint")
     return state
+
+
+def load_latest_checkpoint(path: Path) -> dict:
+    """The latest whole checkpoint: `path`, or, when it is missing or damaged, the one before it
+    (with a warning naming both files). Both unusable: a CheckpointError naming both."""
+    path, previous = Path(path), previous_path(Path(path))
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as latest_error:
+        if not previous.is_file():
+            raise
+        try:
+            state = load_checkpoint(previous)
+        except CheckpointError as previous_error:
+            raise CheckpointError(f"{latest_error}; and the previous one: {previous_error}") from None
+        log.warning("%s; resuming from the previous checkpoint %s (step %s) instead", latest_error, previous,
+                    state["step"])
+        return state

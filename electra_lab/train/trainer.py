@@ -157,8 +157,8 @@ class Trainer:
         ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def resume_if_possible(self) -> bool:
-        if self.cfg.run.resume and self.checkpoint_path.exists():
-            self.load_state_dict(ckpt.load_checkpoint(self.checkpoint_path))
+        if self.cfg.run.resume and ckpt.checkpoint_exists(self.checkpoint_path):
+            self.load_state_dict(ckpt.load_latest_checkpoint(self.checkpoint_path))
             return True
         return False
 
