@@ -6,8 +6,14 @@ import logging
 import pytest
 import torch
 
-from electra_lab.train.checkpoint import (CheckpointError, digest_path, load_checkpoint, load_latest_checkpoint,
-                                          previous_path, save_checkpoint)
+from electra_lab.train.checkpoint import (
+    CheckpointError,
+    digest_path,
+    load_checkpoint,
+    load_latest_checkpoint,
+    previous_path,
+    save_checkpoint,
+)
 
 from .conftest import make_trainer
 
