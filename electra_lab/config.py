@@ -175,7 +175,11 @@ def apply_overrides(tree: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like key=value")
         dotted, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else None
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"override {dotted!r}: value {raw!r} is not valid YAML ({problem})") from None
         node = tree
         parts = dotted.split(".")
         for part in parts[:-1]:
@@ -208,6 +212,10 @@ def build_dataclass(cls: type, data: Any, prefix: str, unknown_hint: str = "") -
             continue
         key = f"{prefix}.{f.name}" if prefix else f.name
         kwargs[f.name] = _coerce(hints[f.name], data[f.name], key)
+    required = [f.name for f in dataclasses.fields(cls) if f.name not in kwargs and f.init
+                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        raise ConfigError(f"{prefix or 'config'}: missing required key(s) {', '.join(required)}")
     return cls(**kwargs)
 
 
@@ -322,6 +330,16 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.sharing must be none|embeddings|all|gdes, got {m.sharing!r}")
     if m.untied_gen_embedding not in ("official", "discriminator"):
         raise ConfigError(f"model.untied_gen_embedding must be official|discriminator, got {m.untied_gen_embedding!r}")
+    t = cfg.train
+    for key in ("batch_size", "grad_accum", "log_every", "eval_every", "eval_batches", "checkpoint_every"):
+        if getattr(t, key) < 1:
+            raise ConfigError(f"train.{key} must be >= 1, got {getattr(t, key)}")
+    for key in BUDGET_KEYS:
+        value = getattr(t, key)
+        if value is not None and not value > 0:  # `not >` also refuses nan
+            raise ConfigError(f"train.{key} must be positive, got {value}")
+    if cfg.data.seq_len < 2:
+        raise ConfigError(f"data.seq_len must be >= 2 ([CLS] and [SEP]), got {cfg.data.seq_len}")
     if cfg.train.batch_size % cfg.train.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
     if cfg.train.flops_lookup not in ("dense", "sparse"):

@@ -226,6 +226,24 @@ def with_scale(raw: dict, scale: str, path: Path, top_keys: set[str], sets: list
     return raw
 
 
+PLAIN_TEXT_KEYS = ("description", "paper", "protocol", "tracking_uri", "output_dir", "results_dir")
+PLAIN_INT_KEYS = ("workers", "threads", "trials", "seed")
+
+
+def check_plain_keys(raw: dict, where: str) -> None:
+    """The top-level keys a study or sweep file passes through as they are: the right types, so a
+    wrong one is named here rather than failing later as a bare TypeError."""
+    for key in PLAIN_TEXT_KEYS:
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}: {key} must be a string, got {raw[key]!r}")
+    for key in PLAIN_INT_KEYS:
+        if key in raw and (not isinstance(raw[key], int) or isinstance(raw[key], bool)):
+            raise ConfigError(f"{where}: {key} must be an integer, got {raw[key]!r}")
+    overrides = raw.get("overrides", [])
+    if not isinstance(overrides, list) or not all(isinstance(o, str) and "=" in o for o in overrides):
+        raise ConfigError(f"{where}: overrides must be a list of key=value strings, got {overrides!r}")
+
+
 def load_study(path: str | Path, scale: str = "default", sets: list[str] | None = None) -> Study:
     """Read and check a study file (`sets`: command-line changes, see apply_sets); every cell's
     config is built here (errors name the cell)."""
@@ -235,6 +253,7 @@ def load_study(path: str | Path, scale: str = "default", sets: list[str] | None 
     for key in ("name", "base"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"{where}: '{key}' is required (a string)")
+    check_plain_keys(raw, where)
     cells = expand_cells(raw.get("axes") or {}, raw.get("variants") or [], where)
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
@@ -247,6 +266,8 @@ def load_study(path: str | Path, scale: str = "default", sets: list[str] | None 
             len(set(budget.fractions)) != len(budget.fractions):
         raise ConfigError(f"{where}: budget.fractions must be distinct numbers in (0, 1), got {budget.fractions!r}")
     finetune = build_dataclass(Downstream, raw.get("finetune") or {}, "finetune")
+    if not isinstance(raw.get("report") or [], list):
+        raise ConfigError(f"{where}: report must be a list of {{kind, title, ...}} items, got {raw['report']!r}")
     report = [build_dataclass(ReportItem, item, f"report[{i}]") for i, item in enumerate(raw.get("report") or [])]
     plain = {k: raw[k] for k in ("overrides", "description", "paper", "protocol", "tracking_uri", "output_dir",
                                  "results_dir", "workers", "threads") if k in raw}
@@ -378,8 +399,10 @@ def check_study(study: Study, where: str) -> None:
     if ft.floor_from is not None and ft.floor_from not in [c.name for c in study.cells]:
         raise ConfigError(f"{where}: finetune.floor_from {ft.floor_from!r} is not a cell "
                           f"({', '.join(c.name for c in study.cells)})")
-    if study.workers < 1 or study.threads < 1:
-        raise ConfigError(f"{where}: workers and threads must be >= 1")
+    for key in ("workers", "threads"):
+        value = getattr(study, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{where}: {key} must be an integer >= 1, got {value!r}")
     axes = {k for c in study.cells for k in c.coords}
     for i, item in enumerate(study.report):
         if item.kind not in REPORT_KINDS:

@@ -23,7 +23,7 @@ from pathlib import Path
 from electra_lab.config import BUDGET_KEYS, DEFAULT_TRACKING_URI, ConfigError, build_dataclass
 from electra_lab.experiment import load_config
 from electra_lab.studies.shipped_configs import experiment_path
-from electra_lab.studies.spec import Budget, Downstream, check_tasks, read_study_tree, with_scale
+from electra_lab.studies.spec import Budget, Downstream, check_plain_keys, check_tasks, read_study_tree, with_scale
 
 MEASURES = ("finetune", "probe", "pretrain")
 PRUNERS = {"none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
@@ -177,6 +177,11 @@ def load_sweep(path: str | Path, scale: str = "default", sets: list[str] | None 
         if p.type != "categorical" and (p.low is None or p.high is None or p.low > p.high):
             raise ConfigError(f"params.{key}: a {p.type} range needs low <= high, got {p.low}, {p.high}")
         params[key] = p
+    check_plain_keys(raw, str(path))
+    for key in ("pruner", "sampler"):
+        if key in raw and not isinstance(raw[key], dict):
+            raise ConfigError(f"{path}: {key} must be a mapping like {{name: median, n_startup_trials: 2}}, "
+                              f"got {raw[key]!r}")
     budget = build_dataclass(Budget, raw.get("budget") or {}, "budget")
     if sum(getattr(budget, k) is not None for k in BUDGET_KEYS) != 1:
         raise ConfigError(f"{path}: a sweep compares trials at a fixed budget: give one of "
