@@ -24,15 +24,20 @@ def git_commit() -> str:
         return "unknown"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite:/// URL (an MLflow store or an Optuna storage); None otherwise."""
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
 @contextlib.contextmanager
-def _sqlite_file_lock(tracking_uri: str, suffix: str):
-    """An exclusive file lock beside a sqlite store (no-op for a server)."""
-    if not tracking_uri.startswith("sqlite:///"):
+def sqlite_file_lock(url: str, suffix: str):
+    """An exclusive file lock beside a sqlite database, <db><suffix> (no-op for anything else)."""
+    db = sqlite_path(url)
+    if db is None:
         yield
         return
     import fcntl
 
-    db = Path(tracking_uri[len("sqlite:///"):])
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(db.with_name(db.name + suffix), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -45,7 +50,7 @@ def _sqlite_file_lock(tracking_uri: str, suffix: str):
 def store_lock(tracking_uri: str):
     """Find-or-create steps of processes that start together (a study's parent run, its
     experiment) happen one at a time on a sqlite store."""
-    return _sqlite_file_lock(tracking_uri, ".create.lock")
+    return sqlite_file_lock(tracking_uri, ".create.lock")
 
 
 def ensure_store(tracking_uri: str) -> None:
@@ -55,7 +60,7 @@ def ensure_store(tracking_uri: str) -> None:
         return
     from mlflow.tracking import MlflowClient
 
-    with _sqlite_file_lock(tracking_uri, ".lock"):
+    with sqlite_file_lock(tracking_uri, ".lock"):
         MlflowClient(tracking_uri).search_experiments(max_results=1)
 
 

@@ -10,7 +10,6 @@ failed by the next start, and its work is offered again.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -80,23 +79,14 @@ def owner_alive(trial, now: float | None = None, stale_after: float = STALE_AFTE
     return now - float(trial.user_attrs.get(HEARTBEAT, 0)) < stale_after
 
 
-@contextlib.contextmanager
 def _sqlite_claim_lock(storage):
     """sqlite ignores SELECT ... FOR UPDATE, so two processes can both see a trial WAITING and both
     move it to RUNNING (measured: tests/studies/test_ledger.py); a file lock beside the database
     makes the check-and-set one step. A journal file and PostgreSQL/MySQL need none."""
-    url = getattr(getattr(storage, "_backend", storage), "url", "")  # optuna wraps an RDB in a cache
-    if not url.startswith("sqlite:///"):
-        yield
-        return
-    import fcntl
+    from electra_lab.tracking import sqlite_file_lock
 
-    with open(url[len("sqlite:///"):] + ".claim.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    url = getattr(getattr(storage, "_backend", storage), "url", "")  # optuna wraps an RDB in a cache
+    return sqlite_file_lock(url, ".claim.lock")
 
 
 def claim(study, trial_id: int) -> bool:

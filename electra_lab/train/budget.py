@@ -38,10 +38,9 @@ def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
         steps = _steps_for_flops(strategy, t.batch_size, t.flops)
     steps = max(1, steps)
     _set_total_steps(strategy, steps)
-    cost = _PhaseCosts(strategy)
-    flops_per_step = [cost(s) * t.batch_size for s in range(steps)]
     both = {k: _per_step_under(strategy, k == "sparse", steps, t.batch_size) for k in ("dense", "sparse")}
-    return Budget(steps, float(sum(flops_per_step)), flops_per_step, both)
+    chosen = both["sparse" if strategy.ctx.sparse_embed_lookup else "dense"]  # the count train.flops_lookup names
+    return Budget(steps, float(sum(chosen)), chosen, both)
 
 
 def _per_step_under(strategy: Strategy, sparse: bool, steps: int, batch_size: int) -> list[float]:

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from electra_lab.errors import ElectraLabError
+from electra_lab.tracking import sqlite_path
 
 
 class RunSetupError(ElectraLabError, OSError):
@@ -37,8 +38,9 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
             reason = getattr(exc, "reason", exc)
             raise RunSetupError(f"MLflow tracking server {uri} cannot be reached ({reason}): start it, fix "
                                 "run.tracking_uri, or pass --no-tracking") from None
-    if uri.startswith("sqlite:///"):
-        folder = Path(uri[len("sqlite:///"):]).parent
+    db = sqlite_path(uri)
+    if db is not None:
+        folder = db.parent
         existing = next(p for p in [folder, *folder.parents] if p.exists())  # the store makes the rest
         if not os.access(existing, os.W_OK):
             raise RunSetupError(f"the MLflow sqlite store {uri} cannot be written (folder {folder}): fix "
