@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: the file's)")
     p.add_argument("--storage", help="Optuna storage: a journal file (default optuna.journal here) or an RDB URL "
                                      "(postgresql://...) shared by several machines")
+    p.add_argument("--join", action="store_true",
+                   help="only run workers on trials another machine has offered in the shared --storage (no new "
+                        "trials, no failing of dead ones: that stays with the machine that started the sweep)")
     p.add_argument("--no-tracking", action="store_true")
     p.add_argument("--set", nargs="+", default=[], action="extend", metavar="KEY=VALUE",
                    help="change the file's keys: budget.flops=1e14, seeds=[0,1], overrides+=[train.eval_every=50]")
@@ -241,7 +244,7 @@ def cmd_sweep(args) -> int:
     from electra_lab.studies.sweep import run_sweep
 
     study = run_sweep(args.sweep, args.scale, args.trials, args.workers, args.storage, tracking=not args.no_tracking,
-                      sets=args.set)
+                      sets=args.set, join=args.join)
     states = [t.state.name.lower() for t in study.trials]
     print(f"{len(states)} trials: " + ", ".join(f"{s} {states.count(s)}" for s in sorted(set(states))))
     return 0

@@ -110,6 +110,8 @@ class TrainConfig:
     compile: bool = False
     packed_dropout: bool = True  # CPU dropout masks from packed random bits (models/packed_dropout.py)
     threads: int | None = None  # torch intra-op threads on CPU; None keeps torch's default
+    # data parallel under torchrun / accelerate launch: auto = nccl on CUDA, gloo on CPU
+    dist_backend: str = "auto"
     log_every: int = 10
     eval_every: int = 200
     eval_batches: int = 8
@@ -342,6 +344,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"data.seq_len must be >= 2 ([CLS] and [SEP]), got {cfg.data.seq_len}")
     if cfg.train.batch_size % cfg.train.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+    if cfg.train.dist_backend not in ("auto", "gloo", "nccl"):
+        raise ConfigError(f"train.dist_backend must be auto|gloo|nccl, got {cfg.train.dist_backend!r}")
     if cfg.train.flops_lookup not in ("dense", "sparse"):
         raise ConfigError(f"train.flops_lookup must be dense|sparse, got {cfg.train.flops_lookup!r}")
     if cfg.train.precision not in ("auto", "fp32", "bf16"):

@@ -99,15 +99,21 @@ def unit_states(study: Study, ledger) -> list[UnitState]:
 
 
 def select(units: list[Unit], only: list[str] | None) -> list[Unit]:
+    """The units --only names: a cell by its name or slug, or one seed of it as CELL_sSEED (either
+    spelling of CELL)."""
     if not only:
         return units
     from electra_lab.config import ConfigError
 
-    known = {u.cell.name for u in units} | {u.cell.slug for u in units} | {u.id for u in units}
+    def names(u: Unit) -> set[str]:
+        return {u.cell.name, u.cell.slug, u.id, f"{u.cell.name}_s{u.seed}"}
+
+    known = set().union(*(names(u) for u in units))
     unknown = sorted(set(only) - known)
     if unknown:
-        raise ConfigError(f"--only: unknown cells {unknown}; cells: {sorted({u.cell.name for u in units})}")
-    return [u for u in units if {u.cell.name, u.cell.slug, u.id} & set(only)]
+        raise ConfigError(f"--only: unknown cells {unknown}; cells: {sorted({u.cell.name for u in units})} "
+                          f"(one seed: CELL_sSEED, e.g. {units[0].cell.name}_s{units[0].seed})")
+    return [u for u in units if names(u) & set(only)]
 
 
 def worker_command(study_path: Path, scale: str, unit: Unit, storage_url: str | None, parent_run_id: str | None,

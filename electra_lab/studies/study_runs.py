@@ -108,6 +108,16 @@ def evaluation_runs(tracking_uri: str, experiment: str, key: str):
                               f"tags.study = '{key}' and attributes.status = 'FINISHED'", max_results=50000)
 
 
+def find_runs(tracking_uri: str, experiment: str, tags: dict[str, str], status: str | None = None) -> list:
+    """The experiment's runs carrying all these tags (and this status), as mlflow Run objects."""
+    client = _client(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    terms = [f"tags.{k} = '{v}'" for k, v in tags.items()] + ([f"attributes.status = '{status}'"] if status else [])
+    return client.search_runs([found.experiment_id], " and ".join(terms), max_results=5000)
+
+
 def set_status(tracking_uri: str, run_id: str, status: str) -> None:
     """RUNNING while a runner works on the study, FINISHED once every unit is done."""
     client = _client(tracking_uri)

@@ -160,26 +160,50 @@ def work(sweep: Sweep, storage_url: str | None, parent_run_id: str | None, track
         ran += 1
 
 
-def run_sweep(sweep_path: str | Path, scale: str = "default", trials: int | None = None, workers: int | None = None,
-              storage_url: str | None = None, tracking: bool = True, echo=None,
-              sets: list[str] | None = None) -> object:
-    """Offer trial slots (the file's total, or `trials` more), run workers, write the report."""
+def offer_slots(sweep: Sweep, study, trials: int | None, echo) -> None:
+    """Fail trials whose worker died, then offer slots: up to the file's total of trials that did
+    not fail, or `trials` more and one for each dead trial."""
     import optuna
 
     from electra_lab.studies.ledger import fail_dead
+
+    dead = fail_dead(study)
+    live = [t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.FAIL]
+    # up to the file's total counts only trials that did not fail, so a dead one's slot is offered again;
+    # `trials` more are on top of what there is, plus a fresh slot for each dead trial
+    wanted = max(0, sweep.trials - len(live)) if trials is None else trials + len(dead)
+    if dead:
+        echo(f"[sweep] trials {dead} lost their worker: marked failed, offered again")
+        mark_lost_runs(sweep, dead)
+    for _ in range(wanted):
+        study.enqueue_trial({}, user_attrs={SLOT: True})
+
+
+def mark_lost_runs(sweep: Sweep, trial_numbers: list[int]) -> None:
+    """End the MLflow runs that dead trials left RUNNING as KILLED, saying why."""
+    from electra_lab.studies.study_runs import find_runs
+
+    for run in find_runs(sweep.tracking_uri, sweep.key, {"study": sweep.key, "kind": "pretrain"}, status="RUNNING"):
+        if int(run.data.tags.get("trial", -1)) in trial_numbers:
+            _tag(sweep, run.info.run_id, {"failed_because": "its worker died"}, status="KILLED")
+
+
+def run_sweep(sweep_path: str | Path, scale: str = "default", trials: int | None = None, workers: int | None = None,
+              storage_url: str | None = None, tracking: bool = True, echo=None,
+              sets: list[str] | None = None, join: bool = False) -> object:
+    """Offer trial slots (the file's total, or `trials` more), run workers, write the report.
+
+    join: another machine started the sweep on this shared storage; only run workers on the slots
+    it offered (offering here too would race with it and add trials)."""
+    import optuna
+
     from electra_lab.studies.study_runs import set_status, study_parent_run
 
     sweep = load_sweep(sweep_path, scale, sets)
     echo = echo or (lambda message: print(message, file=sys.stderr, flush=True))
     study = optuna_study(sweep, storage_url)
-    dead = fail_dead(study)
-    live = [t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.FAIL]
-    wanted = trials if trials is not None else max(0, sweep.trials - len(live))
-    wanted += len(dead)  # a trial whose worker died gets a fresh slot
-    if dead:
-        echo(f"[sweep] trials {dead} lost their worker: marked failed, offered again")
-    for _ in range(wanted):
-        study.enqueue_trial({}, user_attrs={SLOT: True})
+    if not join:
+        offer_slots(sweep, study, trials, echo)
     parent = None
     if tracking:
         parent = study_parent_run(sweep.tracking_uri, sweep.key, sweep.key, kind=SWEEP_KIND,

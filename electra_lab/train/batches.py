@@ -13,20 +13,28 @@ from electra_lab.strategies._base import Batch
 
 
 class BlockSampler:
-    """Yields index arrays of `batch_size` blocks; epoch e uses permutation(seed + e)."""
+    """Yields index arrays of `batch_size` blocks; epoch e uses permutation(seed + e).
 
-    def __init__(self, n_blocks: int, batch_size: int, seed: int):
+    Data parallel: a step draws `micro_per_step` micro-batches in order and this process keeps
+    `keep` of them starting at `first` (its share; see train.distributed), so every rank walks the
+    same permutation and reads only its own blocks. The state is checkpointed between steps, when
+    every rank has drawn the same whole steps."""
+
+    def __init__(self, n_blocks: int, batch_size: int, seed: int, micro_per_step: int = 1, first: int = 0,
+                 keep: int = 1):
         if n_blocks < batch_size:
             raise ValueError(f"only {n_blocks} training blocks for a batch of {batch_size}: "
                              "add data or shrink the batch")
         self.n_blocks, self.batch_size, self.seed = n_blocks, batch_size, seed
+        self.micro_per_step, self.first, self.keep = micro_per_step, first, keep
         self.epoch, self.position = 0, 0
+        self._pending: list[np.ndarray] = []
         self._perm = self._permutation()
 
     def _permutation(self) -> np.ndarray:
         return np.random.default_rng(self.seed + self.epoch).permutation(self.n_blocks)
 
-    def next_indices(self) -> np.ndarray:
+    def _draw(self) -> np.ndarray:
         if self.position + self.batch_size > self.n_blocks:  # drop the ragged tail of an epoch
             self.epoch, self.position = self.epoch + 1, 0
             self._perm = self._permutation()
@@ -34,11 +42,18 @@ class BlockSampler:
         self.position += self.batch_size
         return np.sort(idx)  # sorted reads are kinder to a memory map
 
+    def next_indices(self) -> np.ndarray:
+        if not self._pending:
+            step = [self._draw() for _ in range(self.micro_per_step)]
+            self._pending = step[self.first : self.first + self.keep]
+        return self._pending.pop(0)
+
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.position = state["epoch"], state["position"]
+        self._pending = []
         self._perm = self._permutation()
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from electra_lab import strategies
-from electra_lab.config import Config, to_dict
+from electra_lab.config import Config, ConfigError, to_dict
 from electra_lab.data.corpus import build_corpus
 from electra_lab.data.masking import SpecialIds
 from electra_lab.data.packing import PackingOptions, pack_corpus
 from electra_lab.data.tokenizer import load_or_build_tokenizer
 from electra_lab.data.unigram import unigram_counter
 from electra_lab.tracking import Tracker
+from electra_lab.train.distributed import DistContext, process_group, step_plan
 from electra_lab.train.preflight import check_output_dir, check_tracking_uri
 from electra_lab.train.trainer import Trainer
 
@@ -61,18 +62,42 @@ def _previous_wall(run_dir: Path, resumed: bool) -> float:
     return 0.0
 
 
+def prepare_data_in_turn(cfg: Config, dist: DistContext) -> PreparedData:
+    """prepare_data on every rank: each machine's first process builds the caches while the others
+    wait, then they read them; all ranks must end with the same blocks (a ConfigError if not)."""
+    if dist.local_rank == 0:
+        data = prepare_data(cfg)
+    dist.barrier()
+    if dist.local_rank != 0:
+        data = prepare_data(cfg)
+    keys = dist.gather(data.meta["blocks_key"])
+    if len(set(keys)) > 1:
+        raise ConfigError(f"the ranks built different training blocks ({sorted(set(keys))}): every machine must see "
+                          "the same data.sources (same files, same versions)")
+    return data
+
+
 def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: bool = True,
                     on_snapshot=None) -> dict:
     """Train, evaluate, checkpoint and export one run; returns a summary (run id, folders, metrics).
     on_snapshot(trainer, fraction, folder): called after each snapshot (train.snapshot_fractions).
 
+    Under torchrun (WORLD_SIZE > 1) every process calls this with the same config: data parallel
+    training (train.distributed), rank 0 alone tracking and writing.
+
     Process-wide tuning (threads, allocator) is the caller's: the CLI and electra_lab.pretrain do it."""
+    with process_group(cfg.train.device, cfg.train.dist_backend) as dist:
+        step_plan(cfg.train.batch_size, cfg.train.grad_accum, dist.world, dist.rank)  # fail before the data work
+        return _run(cfg, data, tracking and dist.is_main, on_snapshot, dist)
+
+
+def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, dist: DistContext) -> dict:
     run_dir = Path(cfg.run.output_dir) / cfg.run.name
     check_output_dir(run_dir)
     if tracking:
         check_tracking_uri(cfg.run.tracking_uri)
     started = time.time()
-    data = data or prepare_data(cfg)
+    data = data or prepare_data_in_turn(cfg, dist)
     ids = SpecialIds.of(data.tokenizer)
     strategy = strategies.from_config(cfg, ids, unigram_counter(data.train, ids.vocab_size))
 
@@ -90,7 +115,7 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
             tags["resumed_from_run_id"], previous = previous, None
         run_id = tracker.start(cfg.run.name, run_id=previous, tags=tags)
         id_file.write_text(run_id)
-    trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker)
+    trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker, dist)
     trainer.on_snapshot = on_snapshot
     resumed = trainer.resume_if_possible()
     status = "FAILED"
@@ -102,12 +127,11 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
                               "flops_lookup": cfg.train.flops_lookup,
                               **{f"pretrain_flops_budget_{k}_lookup": f"{v:.6g}"
                                  for k, v in trainer.budget.flops_by_lookup.items()},
-                              "device": str(trainer.device), "precision": str(trainer.dtype).replace("torch.", ""),
+                              "processes": dist.world, "device": str(trainer.device),
+                              "precision": str(trainer.dtype).replace("torch.", ""),
                               "corpus_key": data.meta["corpus_key"], "blocks_key": data.meta["blocks_key"]})
         trainer.fit()
         export_dir = run_dir / "export"
-        trainer.export(export_dir)
-        trainer.write_history_csv(run_dir / "metrics.csv")
         summary = {
             "run_name": cfg.run.name, "run_id": tracker.run_id if tracker else None, "run_dir": str(run_dir),
             "export_dir": str(export_dir), "steps": trainer.step, "pretrain_flops": trainer.flops,
@@ -115,7 +139,13 @@ def run_pretraining(cfg: Config, data: PreparedData | None = None, tracking: boo
             "tokens": trainer.tokens, "resumed": resumed,
             "wall_seconds": _previous_wall(run_dir, resumed) + time.time() - started,
             "final": trainer.history[-1] if trainer.history else {},
+            "processes": dist.world,
         }
+        if not dist.is_main:
+            status = "FINISHED"
+            return summary
+        trainer.export(export_dir)
+        trainer.write_history_csv(run_dir / "metrics.csv")
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         if tracker:
             tracker.log_metrics({"pretrain_flops": trainer.flops}, step=trainer.step)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -35,7 +36,10 @@ from electra_lab.train import checkpoint as ckpt
 from electra_lab.train.batches import BlockSampler, Prefetcher, make_batch
 from electra_lab.train.budget import resolve_budget
 from electra_lab.train.device import autocast, resolve_device, resolve_precision
+from electra_lab.train.distributed import DistContext, micro_batch_seed, rank_device, step_plan
 from electra_lab.train.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(ElectraLabError, RuntimeError):
@@ -43,10 +47,12 @@ class TrainingDiverged(ElectraLabError, RuntimeError):
 
 
 class MetricWindow:
-    """Accumulates (sum, count) tensors on device; read (one sync) only when logging."""
+    """Accumulates (sum, count) tensors on device; read (one sync, summed over data-parallel ranks)
+    only when logging."""
 
-    def __init__(self):
+    def __init__(self, dist: DistContext | None = None):
         self.sums: dict[str, list[torch.Tensor]] = {}
+        self.dist = dist or DistContext()
 
     def add(self, metrics) -> None:
         for name, (total, count) in metrics.items():
@@ -60,7 +66,7 @@ class MetricWindow:
         if not self.sums:
             return {}
         names = list(self.sums)
-        stacked = torch.stack([torch.stack(self.sums[n]) for n in names]).cpu().tolist()
+        stacked = self.dist.all_reduce_sum(torch.stack([torch.stack(self.sums[n]) for n in names])).cpu().tolist()
         self.sums = {}
         return {n: (s / c if c else float("nan")) for n, (s, c) in zip(names, stacked, strict=True)}
 
@@ -89,13 +95,31 @@ class RankedWindow:
         return out
 
 
+class StepModule(nn.Module):
+    """The strategy's step as a module, so DistributedDataParallel sees the forward pass whose
+    backward it reduces. forward(batch, step) -> (loss, StepOutput)."""
+
+    def __init__(self, strategy: Strategy, models: nn.ModuleDict):
+        super().__init__()
+        self.strategy, self.models = strategy, models
+
+    def forward(self, batch, step: int):
+        out = self.strategy.step(self.models, batch, step)
+        return out.loss, out
+
+
 class Trainer:
+    """Data parallel when `dist` is active: every rank trains its share of each step (see
+    train.distributed); rank 0 alone evaluates, logs, checkpoints and exports."""
+
     def __init__(self, cfg: Config, strategy: Strategy, ids: SpecialIds, train_blocks: np.ndarray,
-                 valid_blocks: np.ndarray, run_dir: Path, tokenizer, tracker=None):
+                 valid_blocks: np.ndarray, run_dir: Path, tokenizer, tracker=None, dist: DistContext | None = None):
         self.cfg, self.strategy, self.ids = cfg, strategy, ids
         self.train_blocks, self.valid_blocks = train_blocks, valid_blocks
         self.run_dir, self.tokenizer, self.tracker = Path(run_dir), tokenizer, tracker
-        self.device = resolve_device(cfg.train.device)
+        self.dist = dist or DistContext()
+        self.plan = step_plan(cfg.train.batch_size, cfg.train.grad_accum, self.dist.world, self.dist.rank)
+        self.device = rank_device(resolve_device(cfg.train.device), self.dist)
         self.dtype = resolve_precision(cfg.train.precision, self.device)
         self.budget = resolve_budget(cfg, strategy)
         caller_rng = ckpt.rng_state()
@@ -111,8 +135,9 @@ class Trainer:
         self.optimizer = build_optimizer(strategy.param_groups(self.models), cfg.optim, self.device)
         self.restarts = set(strategy.schedule_restarts())
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.budget.total_steps, sorted(self.restarts))
-        self.micro_batch = cfg.train.batch_size // cfg.train.grad_accum
-        self.sampler = BlockSampler(len(train_blocks), self.micro_batch, cfg.run.seed)
+        self.micro_batch = self.plan.micro_batch
+        self.sampler = BlockSampler(len(train_blocks), self.micro_batch, cfg.run.seed, self.plan.micro_per_step,
+                                    self.plan.first, self.plan.accum)
         self.step, self.flops, self.tokens = 0, 0.0, 0
         self.data_state = self.sampler.state_dict()
         self.snapshots_done: list[float] = []
@@ -120,7 +145,8 @@ class Trainer:
         # called as on_snapshot(trainer, fraction, folder) after each snapshot export (a sweep's
         # intermediate value; raising stops the run, e.g. optuna.TrialPruned)
         self.on_snapshot = None
-        self._compiled_step = self._maybe_compile(strategy.step)
+        self._ddp = self._wrap_data_parallel()
+        self._compiled_step = self._maybe_compile(self._ddp if self._ddp is not None else strategy.step)
 
     # ------------------------------------------------------------------ state
 
@@ -137,9 +163,11 @@ class Trainer:
             "data": self.data_state, "rng": ckpt.rng_state() if self._rng_swapped_in else self._rng,
             "snapshots_done": self.snapshots_done, "history": self.history,
             "config": to_dict(self.cfg),
+            "world_size": self.dist.world, "micro_per_step": self.plan.micro_per_step,
         }
 
     def load_state_dict(self, state: dict) -> None:
+        self._note_world_change(state)
         self.models.load_state_dict(state["models"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -154,13 +182,35 @@ class Trainer:
             self._rng = state["rng"]
 
     def save(self) -> None:
-        ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
+        if self.dist.is_main:  # the ranks' states are identical after a step
+            ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def resume_if_possible(self) -> bool:
-        if self.cfg.run.resume and ckpt.checkpoint_exists(self.checkpoint_path):
-            self.load_state_dict(ckpt.load_latest_checkpoint(self.checkpoint_path))
-            return True
-        return False
+        """Load the latest checkpoint if the run resumes; rank 0 reads it and sends it to the others,
+        so several machines need no shared run folder."""
+        found = self.cfg.run.resume and ckpt.checkpoint_exists(self.checkpoint_path)
+        state = ckpt.load_latest_checkpoint(self.checkpoint_path) if found and self.dist.is_main else None
+        state = self.dist.broadcast_from_main(state)
+        if state is None:
+            return False
+        self.load_state_dict(state)
+        return True
+
+    def _note_world_change(self, state: dict) -> None:
+        """Say what resuming on another number of processes does (the global batch is kept)."""
+        was_world, was_micro = state.get("world_size", 1), state.get("micro_per_step", self.cfg.train.grad_accum)
+        if was_world == self.dist.world or not self.dist.is_main:
+            return
+        if was_micro == self.plan.micro_per_step:
+            consequence = (f"the step is still {was_micro} micro-batches of {self.micro_batch}, so the run continues "
+                           "exactly as it would have")
+        else:
+            consequence = (f"a step is now {self.plan.micro_per_step} micro-batches instead of {was_micro}: the same "
+                           "global batch and data order, but not the same numbers as an uninterrupted run "
+                           f"(keep grad_accum a multiple of both process counts to resume exactly)")
+        log.warning("%s was written by %d process(es) and resumes on %d: the global batch stays "
+                    "train.batch_size=%d; %s", self.checkpoint_path, was_world, self.dist.world,
+                    self.cfg.train.batch_size, consequence)
 
     # ------------------------------------------------------------------ loop
 
@@ -181,6 +231,17 @@ class Trainer:
             self._rng_swapped_in = False
             ckpt.set_rng_state(caller)
 
+    def _wrap_data_parallel(self):
+        if not self.dist.active:
+            return None
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # some strategies leave parameters without gradients in some steps (two-stage's phases, a
+        # frozen generator), so DDP looks for them every step
+        return DistributedDataParallel(StepModule(self.strategy, self.models), device_ids=ids,
+                                       find_unused_parameters=True)
+
     def _maybe_compile(self, fn):
         if not self.cfg.train.compile:
             return fn
@@ -194,10 +255,11 @@ class Trainer:
         """Train until the budget (or max_steps, for tests that stop early) is reached."""
         t = self.cfg.train
         stop_at = min(self.budget.total_steps, max_steps or self.budget.total_steps)
-        window = MetricWindow()
+        window = MetricWindow(self.dist)
         self.sampler.load_state_dict(self.data_state)  # the prefetcher may have read ahead before
         prefetch = Prefetcher(self.train_blocks, self.sampler, self.ids.pad, self.ids.sep, self.device)
-        bar = tqdm(total=self.budget.total_steps, initial=self.step, disable=not t.progress, unit="step",
+        bar = tqdm(total=self.budget.total_steps, initial=self.step, disable=not (t.progress and self.dist.is_main),
+                   unit="step",
                    dynamic_ncols=True, desc=self.cfg.run.name)
         tokens_per_step = t.batch_size * self.cfg.data.seq_len
         last_time, last_step = time.perf_counter(), self.step
@@ -218,8 +280,9 @@ class Trainer:
                         logged = self._log("train", window.read(), extra={"tokens_per_s": rate})
                         loss = logged.get("train/loss", float("nan"))
                         bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
-                        self._write_progress(rate, loss)
-                    if self.step % t.eval_every == 0 or last:
+                        if self.dist.is_main:
+                            self._write_progress(rate, loss)
+                    if (self.step % t.eval_every == 0 or last) and self.dist.is_main:
                         self._log("eval", self.evaluate())
                     self._take_snapshots()
                     if self.step % t.checkpoint_every == 0 or last:
@@ -238,18 +301,26 @@ class Trainer:
                        phase=self.strategy.phase(max(self.step - 1, 0)), eta_s=left / max(steps_per_s, 1e-9))
 
     def train_step(self, prefetch: Prefetcher, window: MetricWindow) -> None:
-        """One optimiser step: grad_accum micro-batches under autocast, backward, clip, step,
-        schedule. No host synchronisation; the speed benchmark times exactly this method."""
-        t = self.cfg.train
+        """One optimiser step: this rank's micro-batches under autocast, backward (DDP averages the
+        gradients over ranks on the last one), clip, step, schedule. Each micro-batch's masks,
+        samples and dropout come from its own seed (train.distributed.micro_batch_seed). No host
+        synchronisation; the speed benchmark times exactly this method."""
         self.models.train()
         if self.step in self.restarts:
             self.optimizer.state.clear()  # moments start again with the schedule (rebuilt lazily)
         self.optimizer.zero_grad(set_to_none=True)
-        for _ in range(t.grad_accum):
+        accum = self.plan.accum
+        for i in range(accum):
             batch, self.data_state = prefetch.next()
-            with autocast(self.device, self.dtype):
-                out = self._compiled_step(self.models, batch, self.step)
-            (out.loss / t.grad_accum).backward()
+            torch.manual_seed(micro_batch_seed(self.cfg.run.seed, self.step, self.plan.first + i))
+            sync = self._ddp is None or i == accum - 1
+            with contextlib.nullcontext() if sync else self._ddp.no_sync():
+                with autocast(self.device, self.dtype):
+                    if self._ddp is None:
+                        out = self._compiled_step(self.models, batch, self.step)
+                    else:
+                        out = self._compiled_step(batch, self.step)[1]
+                (out.loss / accum).backward()
             window.add(out.metrics)
         if self.cfg.optim.clip_norm:
             params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
@@ -299,6 +370,9 @@ class Trainer:
     # ------------------------------------------------------------------ exports
 
     def export(self, folder: Path) -> dict[str, Path]:
+        """Rank 0 writes (the models are the same on every rank); others return no paths."""
+        if not self.dist.is_main:
+            return {}
         return export_models(self.strategy.export_models(self.models), self.tokenizer, folder)
 
     def _take_snapshots(self) -> None:
@@ -306,11 +380,13 @@ class Trainer:
         for frac in sorted(self.cfg.train.snapshot_fractions):
             if frac in self.snapshots_done or self.flops < frac * self.budget.total_flops - 1e-6:
                 continue
+            self.snapshots_done.append(frac)
+            if not self.dist.is_main:
+                continue
             folder = self.run_dir / "snapshots" / f"frac_{frac:.4f}"
             self.export(folder)
             (folder / "pretrain_flops.txt").write_text(f"{self.flops}\n{self.step}\n")
             (folder / "pretrain_flops_by_lookup.json").write_text(json.dumps(self.budget.flops_at(self.step)))
-            self.snapshots_done.append(frac)
             if self.on_snapshot is not None:
                 self.on_snapshot(self, frac, folder)
 

@@ -82,3 +82,43 @@ def test_bad_sweep_files_name_the_problem(study_env, keys, named):
     with pytest.raises(ConfigError, match=None) as err:
         load_sweep(write_sweep(study_env, "bad", **keys))
     assert named in str(err.value)
+
+
+def test_a_worker_killed_mid_trial_leaves_the_sweep_usable(study_env, tmp_path):
+    """SIGKILL the worker process that owns trial 0 while it pretrains: the restarted sweep marks that
+    trial failed (and its MLflow run KILLED), offers one more, and completes the file's 2 trials."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write_sweep(study_env, "kill", trials=2, workers=1, budget={"steps": 400, "fractions": [0.5]})
+    sweep = load_sweep(path)
+    runner = subprocess.Popen([sys.executable, "-m", "electra_lab.cli", "sweep", str(path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    checkpoint = sweep.runs_dir / "trial000" / "checkpoint.pt"
+    deadline, owner = time.time() + 240, None
+    while time.time() < deadline and owner is None:
+        trials = optuna_study(sweep, None).get_trials(deepcopy=False)
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING and "owner" in t.user_attrs]
+        if running and checkpoint.exists():
+            owner = running[0].user_attrs["owner"]
+        time.sleep(0.1)
+    assert owner is not None, "trial 0 never got going"
+    os.kill(int(owner["pid"]), signal.SIGKILL)  # the worker alone, mid-trial
+    runner.communicate(timeout=120)
+    assert not (sweep.runs_dir / "trial000" / "export").exists(), "the kill must land mid-trial"
+    assert optuna_study(sweep, None).trials[0].state == optuna.trial.TrialState.RUNNING  # left behind
+
+    again = cli("sweep", str(path))
+    assert again.returncode == 0, again.stderr
+    assert "trials [0] lost their worker" in again.stderr
+    trials = optuna_study(sweep, None).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] + [optuna.trial.TrialState.COMPLETE] * 2
+    assert trials[0].user_attrs["failed_because"] == "its worker died"
+    runs = mlflow_runs(sweep.tracking_uri, sweep.key).query("`tags.kind` == 'pretrain'")
+    by_trial = {int(r["tags.trial"]): r for r in runs.to_dict("records")}
+    assert sorted(by_trial) == [0, 1, 2]
+    assert by_trial[0]["status"] == "KILLED" and by_trial[0]["tags.failed_because"] == "its worker died"
+    assert by_trial[1]["status"] == by_trial[2]["status"] == "FINISHED"
