@@ -2,10 +2,12 @@
 SHA-256 beside each; the last two are kept, and a damaged latest one falls back to the one before."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,25 @@ log = logging.getLogger(__name__)
 
 class CheckpointError(ElectraLabError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the run being resumed."""
+
+
+class DiskFull(ElectraLabError, OSError):
+    """No space left where the run writes; the checkpoint on disk before the failed write is whole."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC (or a quota), also when torch's zip writer or safetensors reports it in its own type."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(exc)  # torch's and safetensors' writers wrap the OS error in their own types
+    return any(sign in text for sign in ("write failed", "No space left", "StorageFull", "QuotaExceeded"))
+
+
+def free_megabytes(folder: Path) -> float:
+    try:
+        return shutil.disk_usage(folder).free / 2**20
+    except OSError:
+        return float("nan")
 
 
 def rng_state() -> dict:
@@ -58,16 +79,33 @@ def save_checkpoint(path: Path, state: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    digest = _sha256(tmp)
-    if path.exists():
+    tmp_digest = path.with_name(path.name + ".sha256.tmp")
+    try:  # both new files are whole before anything on disk is replaced
+        torch.save(state, tmp)
+        tmp_digest.write_text(_sha256(tmp) + "\n")
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        tmp_digest.unlink(missing_ok=True)
+        if not is_disk_full(exc):
+            raise
+        kept = f"the previous checkpoint {path} (step {_step_of(path)}) is intact" if path.exists() else \
+            "no earlier checkpoint exists"
+        raise DiskFull(f"no space left on the device of {path.parent} writing the step-{state.get('step')} checkpoint "
+                       f"({free_megabytes(path.parent):.1f} MB free): {kept}; free some space and run again to resume"
+                       ) from exc
+    if path.exists():  # renames need no space
         os.replace(path, previous_path(path))
         if digest_path(path).exists():
             os.replace(digest_path(path), digest_path(previous_path(path)))
     os.replace(tmp, path)
-    tmp_digest = path.with_name(path.name + ".sha256.tmp")
-    tmp_digest.write_text(digest + "\n")
     os.replace(tmp_digest, digest_path(path))
+
+
+def _step_of(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, mmap=True)["step"]
+    except Exception:  # only for the message
+        return "?"
 
 
 def checkpoint_exists(path: Path) -> bool:

@@ -45,3 +45,22 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
         if not os.access(existing, os.W_OK):
             raise RunSetupError(f"the MLflow sqlite store {uri} cannot be written (folder {folder}): fix "
                                 "run.tracking_uri, or pass --no-tracking")
+
+
+def checkpoint_bytes(models) -> int:
+    """A checkpoint's size, about: fp32 weights and Adam's two moments per parameter."""
+    return 3 * 4 * sum(p.numel() for p in models.parameters())
+
+
+def check_free_space(run_dir: Path, models, kept: int) -> None:
+    """Room for what the run writes at its peak: a new checkpoint beside the two kept (less the `kept`
+    already there) and the exported encoder, so a full disk stops the run before it trains."""
+    import shutil
+
+    per_checkpoint = checkpoint_bytes(models)
+    needed = per_checkpoint * (3 - kept) + per_checkpoint // 3
+    free = shutil.disk_usage(run_dir).free
+    if free < needed:
+        raise RunSetupError(f"not enough free space for run folder {run_dir}: {free / 2**20:.1f} MB free, the run "
+                            f"needs about {needed / 2**20:.1f} MB (checkpoints of {per_checkpoint / 2**20:.1f} MB, "
+                            "two kept, and the export): free space or set run.output_dir elsewhere")

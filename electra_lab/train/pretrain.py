@@ -19,7 +19,8 @@ from electra_lab.data.tokenizer import load_or_build_tokenizer
 from electra_lab.data.unigram import unigram_counter
 from electra_lab.tracking import Tracker
 from electra_lab.train.distributed import DistContext, process_group, step_plan
-from electra_lab.train.preflight import check_output_dir, check_tracking_uri
+from electra_lab.train.checkpoint import previous_path
+from electra_lab.train.preflight import check_free_space, check_output_dir, check_tracking_uri
 from electra_lab.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,11 @@ def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, di
     ids = SpecialIds.of(data.tokenizer)
     strategy = strategies.from_config(cfg, ids, unigram_counter(data.train, ids.vocab_size))
 
+    trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, dist=dist)
+    if dist.is_main:  # before the MLflow run starts: a run that cannot be written leaves no trace there
+        kept = sum(p.is_file() for p in (trainer.checkpoint_path, previous_path(trainer.checkpoint_path)))
+        check_free_space(run_dir, trainer.models, kept if cfg.run.resume else 0)
+
     tracker = None
     if tracking:
         tracker = Tracker(cfg.run.tracking_uri, cfg.run.experiment)
@@ -115,7 +121,7 @@ def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, di
             tags["resumed_from_run_id"], previous = previous, None
         run_id = tracker.start(cfg.run.name, run_id=previous, tags=tags)
         id_file.write_text(run_id)
-    trainer = Trainer(cfg, strategy, ids, data.train, data.valid, run_dir, data.tokenizer, tracker, dist)
+    trainer.tracker = tracker
     trainer.on_snapshot = on_snapshot
     resumed = trainer.resume_if_possible()
     status = "FAILED"

@@ -139,6 +139,7 @@ class Trainer:
         self.sampler = BlockSampler(len(train_blocks), self.micro_batch, cfg.run.seed, self.plan.micro_per_step,
                                     self.plan.first, self.plan.accum)
         self.step, self.flops, self.tokens = 0, 0.0, 0
+        self._saved_step: int | None = None  # the step of the checkpoint on disk
         self.data_state = self.sampler.state_dict()
         self.snapshots_done: list[float] = []
         self.history: list[dict] = []
@@ -184,6 +185,7 @@ class Trainer:
     def save(self) -> None:
         if self.dist.is_main:  # the ranks' states are identical after a step
             ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
+        self._saved_step = self.step
 
     def resume_if_possible(self) -> bool:
         """Load the latest checkpoint if the run resumes; rank 0 reads it and sends it to the others,
@@ -194,6 +196,7 @@ class Trainer:
         if state is None:
             return False
         self.load_state_dict(state)
+        self._saved_step = self.step
         return True
 
     def _note_world_change(self, state: dict) -> None:
@@ -287,6 +290,13 @@ class Trainer:
                     self._take_snapshots()
                     if self.step % t.checkpoint_every == 0 or last:
                         self.save()
+            except Exception as exc:
+                if isinstance(exc, ckpt.DiskFull) or not ckpt.is_disk_full(exc):
+                    raise
+                raise ckpt.DiskFull(
+                    f"no space left on the device of {self.run_dir} at step {self.step} ({exc}); the last checkpoint "
+                    f"{self.checkpoint_path} (step {self._saved_step}) is intact: free some space and run again to "
+                    "resume") from exc
             finally:
                 prefetch.close()
                 bar.close()
