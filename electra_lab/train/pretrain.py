@@ -18,8 +18,8 @@ from electra_lab.data.packing import PackingOptions, pack_corpus
 from electra_lab.data.tokenizer import load_or_build_tokenizer
 from electra_lab.data.unigram import unigram_counter
 from electra_lab.tracking import Tracker
-from electra_lab.train.distributed import DistContext, process_group, step_plan
 from electra_lab.train.checkpoint import previous_path
+from electra_lab.train.distributed import DistContext, process_group, step_plan
 from electra_lab.train.preflight import check_free_space, check_output_dir, check_tracking_uri
 from electra_lab.train.trainer import Trainer
 
