@@ -12,6 +12,7 @@ MNLI contain unbalanced quote characters.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import sys
@@ -113,7 +114,12 @@ def read_glue_tsv(path: Path, task: Task) -> list[Example]:
     needed = max(i for i in (layout.text_a, layout.text_b, layout.label) if i is not None and i >= 0) + 1
     examples, skipped = [], 0
     csv.field_size_limit(sys.maxsize)
-    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: some MRPC copies carry a BOM
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # -sig: some MRPC copies carry a BOM
+    except UnicodeDecodeError as exc:
+        raise GlueUnavailableError(f"GLUE {task.name}: {path} is not UTF-8 text (byte {exc.start}: "
+                                   f"{exc.reason}); expected the original GLUE TSV files") from None
+    with io.StringIO(text, newline="") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         if layout.header:
             next(rows, None)

@@ -18,6 +18,7 @@ from pathlib import Path
 from electra_lab.data.clean import decode_bytes, html_to_paragraphs, text_to_paragraphs
 from electra_lab.data.download import SourceUnavailable
 from electra_lab.data.sources.base import Document
+from electra_lab.errors import ElectraLabError
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _DOCUMENT_BREAK = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -30,14 +31,34 @@ def _markdown_paragraphs(text: str) -> list[str]:
     return text_to_paragraphs(text)
 
 
+class LocalTextError(ElectraLabError, ValueError):
+    """A file of a local: source that cannot be read as the format its suffix names."""
+
+
+def _jsonl_text(path: Path, number: int, line: str) -> str | None:
+    """The "text" of one .jsonl line (None when it has none)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise LocalTextError(f"local source file {path} line {number + 1} is not JSON ({exc.msg}): a .jsonl file "
+                             'holds one {"text": ...} object per line') from None
+    text = record.get("text") if isinstance(record, dict) else None
+    if text is not None and not isinstance(text, str):
+        raise LocalTextError(f"local source file {path} line {number + 1}: \"text\" is a {type(text).__name__}, "
+                             "not a string")
+    if not isinstance(record, dict):
+        raise LocalTextError(f"local source file {path} line {number + 1} is a JSON {type(record).__name__}, not "
+                             'an object with a "text" field')
+    return text
+
+
 def _file_documents(path: Path, source: str, doc_prefix: str) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with open(path, encoding="utf-8") as lines:
-            for number, line in enumerate(lines):
-                if line.strip() and (text := json.loads(line).get("text")):
-                    yield Document.from_paragraphs(source, f"{doc_prefix}#{number}",
-                                                   text_to_paragraphs(text.replace("\n", "\n\n")))
+        for number, line in enumerate(decode_bytes(path.read_bytes()).split("\n")):
+            if line.strip() and (text := _jsonl_text(path, number, line)):
+                yield Document.from_paragraphs(source, f"{doc_prefix}#{number}",
+                                               text_to_paragraphs(text.replace("\n", "\n\n")))
         return
     text = decode_bytes(path.read_bytes())
     if suffix in (".html", ".htm"):
