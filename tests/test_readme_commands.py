@@ -31,8 +31,10 @@ EXCLUDED = {
     "make demo": "builds .venv and a real corpus from package downloads, then trains for 20-30 minutes",
     "make test": "runs this very suite",
     "mlflow ui": "starts a web server that never exits",
+    "mlflow server": "starts a tracking server that never exits (tests/studies/test_shared_servers.py starts a real one)",
 }
 OTHER_TOOLS = ("make", "mlflow")
+LAUNCHERS = ("torchrun", "accelerate")  # their `-m electra_lab.cli ...` part is checked like an electra-lab line
 
 # a flops comment's number as the paper prints it: 1.29e18
 FLOPS_NUMBER = re.compile(r"\b\d\.\d{2}e\d+\b")
@@ -45,6 +47,12 @@ def readme_lines() -> list[str]:
 
 def readme_commands() -> list[str]:
     return [line for line in readme_lines() if line.startswith("electra-lab ")]
+
+
+def launched_commands() -> list[str]:
+    """The electra-lab commands inside the README's torchrun lines, as `electra-lab ...`."""
+    return ["electra-lab " + line.split(" -m electra_lab.cli ", 1)[1] for line in readme_lines()
+            if line.startswith(LAUNCHERS) and " -m electra_lab.cli " in line]
 
 
 def split_command(line: str) -> tuple[list[str], str]:
@@ -217,3 +225,13 @@ def test_readme_strategy_list_is_exactly_the_available_strategies():
     assert found, "the README's sentence 'Strategies (`strategy.name`...): ...' is gone"
     named = re.findall(r"`([a-z0-9_]+)`", found.group(1))
     assert len(named) == len(set(named)) and set(named) == set(available()), (named, available())
+
+
+def test_the_readme_launcher_lines_run_a_real_command_with_a_real_config():
+    launched = launched_commands()
+    assert len(launched) >= 2, "the README's torchrun lines were not found: has its layout changed?"
+    for line in launched:
+        argv, _ = split_command(line)
+        args = parse(argv)
+        assert args.func is cli.cmd_pretrain
+        load_config(ROOT / args.config, list(args.overrides))
