@@ -31,7 +31,7 @@ EXCLUDED = {
     "make demo": "builds .venv and a real corpus from package downloads, then trains for 20-30 minutes",
     "make test": "runs this very suite",
     "mlflow ui": "starts a web server that never exits",
-    "mlflow server": "starts a tracking server that never exits (tests/studies/test_shared_servers.py starts a real one)",
+    "mlflow server": "a tracking server that never exits (tests/studies/test_shared_servers.py starts a real one)",
 }
 OTHER_TOOLS = ("make", "mlflow")
 LAUNCHERS = ("torchrun", "accelerate")  # their `-m electra_lab.cli ...` part is checked like an electra-lab line
