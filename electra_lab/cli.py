@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from electra_lab.config import DEFAULT_TRACKING_URI, ConfigError
@@ -29,6 +30,8 @@ def cmd_pretrain(args) -> int:
     cfg = _config(args)
     tune_process(cfg.train.threads, resolve_device(cfg.train.device))  # this process only trains this run
     summary = run_pretraining(cfg, tracking=not args.no_tracking)
+    if summary["processes"] > 1 and os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun the summary is rank 0's to print
     print(json.dumps({k: summary[k] for k in ("run_name", "run_id", "export_dir", "steps", "pretrain_flops",
                                               "wall_seconds")}, indent=2))
     return 0

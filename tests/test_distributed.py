@@ -55,7 +55,8 @@ def test_two_gloo_processes_follow_one_process_and_their_checkpoint_resumes_in_o
     base = [*tiny_run_overrides(corpus, runs, steps=STEPS), "train.batch_size=8", "train.grad_accum=2",
             "train.log_every=1", "train.checkpoint_every=3", "train.eval_every=3", "model.dropout=0.1"]
     pretrain([*base, "run.name=single"], env)
-    pretrain([*base, "run.name=pair"], env, processes=2)
+    pair_run = pretrain([*base, "run.name=pair"], env, processes=2)
+    assert pair_run.stdout.count('"run_name": "pair"') == 1  # one summary, rank 0's
 
     single, pair = train_losses(runs / "single"), train_losses(runs / "pair")
     assert np.all(np.isfinite(single)) and len(set(single.round(6))) > 1, "the trajectory must move"
