@@ -213,10 +213,20 @@ def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: tor
     }
 
 
-def rtd_ranking(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: torch.Tensor) -> dict[str, Ranked]:
+def rtd_ranking(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: torch.Tensor,
+                corrupted: torch.Tensor | None = None, ctx: StrategyContext | None = None) -> dict[str, Ranked]:
     """disc_auc: how well the logits rank replaced above original tokens, threshold-free (the
-    official code's eval AUC); it moves while accuracy and recall sit at the prior."""
-    return {"disc_auc": Ranked(logits.detach(), is_replaced, token_mask)}
+    official code's eval AUC); it moves while accuracy and recall sit at the prior.
+
+    rarity_auc (evaluation only, given the corrupted [B, L] ids and a context with unigram counts):
+    the same ranking by token rarity alone, -log p_unigram(token). A discriminator whose AUC is not
+    above it has learned no more than "rare tokens are replaced"."""
+    ranked = {"disc_auc": Ranked(logits.detach(), is_replaced, token_mask)}
+    if corrupted is not None and ctx is not None and ctx.unigram_counts is not None and not torch.is_grad_enabled():
+        counts = ctx.unigram_counts().to(corrupted.device)
+        rarity = -torch.log((counts + 1) / (counts.sum() + len(counts)))
+        ranked["rarity_auc"] = Ranked(rarity[corrupted], is_replaced, token_mask)
+    return ranked
 
 
 def init_disc_bias_to_prior(discriminator: nn.Module, replaced_rate: float) -> None:

@@ -85,7 +85,7 @@ class Strategy(StrategyBase):
                                "advantage": mean_metric(advantage, masked.weights),
                                "baseline_loss": scalar_metric(baseline_loss),
                                "gen_entropy": mean_metric(_entropy(gen_logits, o.temperature), masked.weights)},
-                           ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask))
+                           ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask, corrupted, self.ctx))
 
 
 def _entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -66,4 +66,4 @@ class Strategy(StrategyBase):
         loss = o.mlm_weight * c.mlm + o.disc_weight * disc
         return step_output(loss, common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
                            common.rtd_metrics(disc_logits, c.is_replaced, loss_mask, disc),
-                           ranked=common.rtd_ranking(disc_logits, c.is_replaced, loss_mask))
+                           ranked=common.rtd_ranking(disc_logits, c.is_replaced, loss_mask, c.corrupted, self.ctx))

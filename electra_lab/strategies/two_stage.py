@@ -130,7 +130,7 @@ class Strategy(StrategyBase):
         loss = o.disc_weight * disc
         return step_output(loss, common.mlm_metrics(c.gen_logits, c.masked.labels, c.masked.weights, c.mlm, "gen"),
                            common.rtd_metrics(disc_logits, c.is_replaced, token_mask, disc),
-                           ranked=common.rtd_ranking(disc_logits, c.is_replaced, token_mask))
+                           ranked=common.rtd_ranking(disc_logits, c.is_replaced, token_mask, c.corrupted, self.ctx))
 
     def _switch_once(self, models: nn.ModuleDict) -> None:
         """Initialise the discriminator from the generator, unless this run already did (resume)."""

@@ -72,4 +72,4 @@ class Strategy(StrategyBase):
         disc = common.rtd_loss(disc_logits, is_replaced, token_mask)
         loss = self.options.disc_weight * disc
         return step_output(loss, common.rtd_metrics(disc_logits, is_replaced, token_mask, disc),
-                           ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask))
+                           ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask, corrupted, self.ctx))
