@@ -64,13 +64,19 @@ def test_two_gloo_processes_follow_one_process_and_their_checkpoint_resumes_in_o
     assert_close_weights(weights(runs / "single"), weights(runs / "pair"))
     assert not (runs / "pair" / "checkpoint.pt.tmp").exists()
 
-    # the pair's step-3 checkpoint (kept as the previous one) resumes in one process and ends where both ended
-    resumed = runs / "resumed"
-    resumed.mkdir()
-    shutil.copy(runs / "pair" / "checkpoint.prev.pt", resumed / "checkpoint.pt")
-    shutil.copy(runs / "pair" / "checkpoint.prev.pt.sha256", resumed / "checkpoint.pt.sha256")
-    assert torch.load(resumed / "checkpoint.pt", weights_only=False)["step"] == 3
-    done = pretrain([*base, "run.name=resumed"], env)
-    assert "written by 2 process(es) and resumes on 1" in done.stderr
-    assert "continues exactly" in done.stderr
-    assert_close_weights(weights(runs / "single"), weights(resumed))
+    # the pair's step-3 checkpoint (kept as the previous one) resumes in one process, and in two (rank 0
+    # reads it and sends it to rank 1), and both end where the uninterrupted runs ended
+    for name, processes in (("resumed_alone", 1), ("resumed_pair", 2)):
+        resumed = runs / name
+        resumed.mkdir()
+        shutil.copy(runs / "pair" / "checkpoint.prev.pt", resumed / "checkpoint.pt")
+        shutil.copy(runs / "pair" / "checkpoint.prev.pt.sha256", resumed / "checkpoint.pt.sha256")
+        assert torch.load(resumed / "checkpoint.pt", weights_only=False)["step"] == 3
+        done = pretrain([*base, f"run.name={name}"], env, processes=processes)
+        if processes == 1:
+            assert "written by 2 process(es) and resumes on 1" in done.stderr
+            assert "continues exactly" in done.stderr
+        else:
+            assert "resumes on" not in done.stderr
+        assert_close_weights(weights(runs / "single"), weights(resumed))
+        assert train_losses(resumed)[3:] == pytest.approx(single[3:], rel=1e-5)
