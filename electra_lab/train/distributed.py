@@ -16,7 +16,6 @@ a run does not depend on how many processes run it:
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from dataclasses import dataclass
 
@@ -25,8 +24,6 @@ import torch
 import torch.distributed
 
 from electra_lab.config import ConfigError
-
-log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "gloo", "nccl")
 
