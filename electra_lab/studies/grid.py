@@ -201,7 +201,7 @@ def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | No
     lines = [f"study {study.key}: {len({u.cell.name for u in units})} cells x {len(study.seeds)} seeds = "
              f"{len(units)} units; {len(study.budget.points())} budget points x "
              f"{len(study.finetune.train_sizes)} sizes x {max(1, len(study.finetune.recipes))} fine-tuning recipes x "
-             f"{study.finetune.seeds} fine-tuning seeds each",
+             f"{study.finetune.seeds} fine-tuning seeds each" + final_seeds_note(study),
              f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8}"]
     total_s = 0.0
     for cell in dict.fromkeys(u.cell.name for u in units):
@@ -219,6 +219,11 @@ def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | No
                  f"({total_s / 3600:.1f} core-hours; pretraining at {CPU_FLOPS_PER_S:.1e} FLOP/s per core, "
                  f"fine-tuning per task x seed as benchmarked in results/bench, scaled by encoder size)")
     return "\n".join(lines)
+
+
+def final_seeds_note(study: Study) -> str:
+    final = study.finetune.final_seeds
+    return f" ({final} at the final export and the floor)" if final else ""
 
 
 # Rough single-core rates for a dry run's estimate only. Pretraining: the demo's 7.5e13 FLOPs in ~6 min
@@ -240,6 +245,6 @@ def estimate_unit_seconds(study: Study, unit: Unit, flops: float) -> float:
     size = (shape.layers * layer_flops(TransformerShape(**vars(shape)))
             / (BENCHMARKED_ENCODER.layers * layer_flops(BENCHMARKED_ENCODER)))
     scale = [n / 1000 for n in study.finetune.train_sizes]
-    evals = len(points(study, unit)) / len(study.finetune.train_sizes)
-    finetune = evals * per_seed * study.finetune.seeds * size * sum(max(s, 0.25) for s in scale)
+    seed_runs = sum(study.finetune.seeds_at(p.fraction) for p in points(study, unit)) / len(study.finetune.train_sizes)
+    finetune = seed_runs * per_seed * size * sum(max(s, 0.25) for s in scale)
     return flops / CPU_FLOPS_PER_S + finetune

@@ -5,7 +5,8 @@ score is the mean over tasks of the median over fine-tuning seeds), shown with i
 deviation (error bars) and, beside the random-init floor, the gap in standard errors of the
 difference. What is drawn is the study file's `report:` list: `line` (score against an axis, one
 line per value of another: Figure 3 left), `flops` (score against pretraining FLOPs on a log axis:
-Figure 3 right, Figure 4), `table` (cells x tasks: Table 5, weight sharing, GDES).
+Figure 3 right, Figure 4), `table` (cells x tasks: Table 5, weight sharing, GDES), `versus` (two cells
+at equal FLOPs: the headline's gaps in standard errors and the FLOPs one needs to reach the other).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from electra_lab.studies.provenance import frame_markdown, provenance, provenanc
 from electra_lab.studies.recipe_selection import select_recipes
 from electra_lab.studies.spec import FLOOR, ReportItem, Study
 from electra_lab.studies.study_frame import study_frame, task_columns
+from electra_lab.studies.versus import versus_markdown
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -48,6 +50,11 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         se = math.sqrt(row.std ** 2 / row.n + f["std"] ** 2 / f["n"])
         gaps.append((row.mean - f["mean"]) / se if se > 0 else math.nan)
     return stats.assign(gap_to_floor_se=gaps)
+
+
+def seeds_text(study: Study) -> str:
+    ft = study.finetune
+    return f"{ft.seeds}" if not ft.final_seeds else f"{ft.seeds} (at the final export and the floor: {ft.final_seeds})"
 
 
 def cell_text(mean: float, std: float, n: int, gap: float | None = None) -> str:
@@ -169,7 +176,7 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
              f"Paper: {study.paper.strip()}\n" if study.paper else "",
              f"Protocol: {study.protocol.strip()}\n" if study.protocol else "",
              f"Read from {where}; {units} of {expected} units finished. Each cell: mean ± std over pretraining "
-             f"seeds (n), each seed's score the mean over tasks of the median over {study.finetune.seeds} "
+             f"seeds (n), each seed's score the mean over tasks of the median over {seeds_text(study)} "
              "fine-tuning seeds; [gap to the random-init floor in standard errors of the difference].\n",
              provenance_markdown({**provenance(command), "report_seconds": round(time.time() - started, 1)})]
     if len(choices):
@@ -184,6 +191,10 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
             stem = f"table_{i}"
             wide.to_csv(out / f"{stem}.csv", index=False)
             parts.append(f"## {title}\n\n{frame_markdown(wide)}\n")
+        elif item.kind == "versus":
+            body, rows = versus_markdown(stats, *item.cells)
+            rows.to_csv(out / f"versus_{i}.csv", index=False)
+            parts.append(f"## {title}\n\n{body}")
         else:
             png = out / f"{item.kind}_{i}.png"
             plot(stats, item, png, study)

@@ -34,7 +34,7 @@ from electra_lab.experiment import load_config
 from electra_lab.studies.shipped_configs import experiment_path
 
 FLOOR = "random-init"  # the cell name of the random-init floor
-REPORT_KINDS = ("line", "flops", "table")
+REPORT_KINDS = ("line", "flops", "table", "versus")
 
 
 @dataclass
@@ -61,6 +61,9 @@ class Downstream:
     dev: int = 500
     test: int = 1000
     seeds: int = 3  # fine-tuning seeds per task and point
+    # fine-tuning seeds at the final export and for the floor (None: `seeds`): the headline's 3 x 3
+    # where it is compared, one seed at the curve's earlier points, which cost as much each
+    final_seeds: int | None = None
     options: list = field(default_factory=list)  # fine-tuning key=value options (electra-lab finetune --set)
     # named fine-tuning option bundles on top of `options` (e.g. {lr3e-4: [lr=3e-4], lr1e-4: [lr=1e-4]}):
     # every point is fine-tuned with each, and the report keeps, per cell, budget point and size,
@@ -70,10 +73,15 @@ class Downstream:
     floor_from: str | None = None  # the cell whose architecture the floor takes (None: the first cell)
     glue_dir: str | None = None  # suite glue: a folder in the original GLUE layout (else the hub)
 
+    def seeds_at(self, fraction: float) -> int:
+        """Fine-tuning seeds at a budget fraction (1.0: the final export; 0.0: the floor)."""
+        return self.final_seeds if self.final_seeds and fraction in (0.0, 1.0) else self.seeds
+
 
 @dataclass
 class ReportItem:
-    kind: str  # line: score vs an axis; flops: score vs pretraining FLOPs; table: cells x tasks
+    kind: str  # line: score vs an axis; flops: score vs pretraining FLOPs; table: cells x tasks;
+    # versus: cells [A, B], A against B at equal FLOPs (gaps in se, FLOPs for A to reach B's final score)
     title: str = ""
     x: str | None = None  # line: the axis on the x axis
     lines: str | None = None  # line/flops: the axis that makes one line per value (None: one line per cell)
@@ -396,6 +404,8 @@ def check_study(study: Study, where: str) -> None:
         raise ConfigError(f"{where}: finetune.train_sizes must be positive integers, got {ft.train_sizes!r}")
     if ft.seeds < 1:
         raise ConfigError(f"{where}: finetune.seeds must be >= 1")
+    if ft.final_seeds is not None and (not isinstance(ft.final_seeds, int) or ft.final_seeds < 1):
+        raise ConfigError(f"{where}: finetune.final_seeds must be an integer >= 1 (or absent), got {ft.final_seeds!r}")
     if ft.floor_from is not None and ft.floor_from not in [c.name for c in study.cells]:
         raise ConfigError(f"{where}: finetune.floor_from {ft.floor_from!r} is not a cell "
                           f"({', '.join(c.name for c in study.cells)})")
@@ -419,3 +429,6 @@ def check_study(study: Study, where: str) -> None:
         unknown = set(item.cells or []) - {c.name for c in study.cells} - {FLOOR}
         if unknown:
             raise ConfigError(f"{where}: report[{i}].cells names unknown cells {sorted(unknown)}")
+        if item.kind == "versus" and (len(item.cells or []) != 2 or FLOOR in item.cells):
+            raise ConfigError(f"{where}: report[{i}]: versus compares two pretrained cells, cells: [challenger, "
+                              f"reference]; got {item.cells!r}")

@@ -127,7 +127,8 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
                                 f"cpu_threads={study.threads}", *([f"base_seed={1000 * unit.seed}"]
                                                                   if unit.is_floor else [])])
     model_dir = folder / "encoder" if (folder / "encoder").is_dir() else folder
-    result = finetune_suite(model_dir, ft.suite, ft.tasks, ft.seeds, options=options, random_init=unit.is_floor,
+    result = finetune_suite(model_dir, ft.suite, ft.tasks, ft.seeds_at(point.fraction), options=options,
+                            random_init=unit.is_floor,
                             glue_dir=Path(ft.glue_dir) if ft.glue_dir else None, progress=False,
                             progress_file=progress_file)
     flops = 0.0 if unit.is_floor else (_flops_near(model_dir) or 0.0)

@@ -1,5 +1,6 @@
 """`electra-lab grid` end to end with real worker processes: nesting in MLflow, cell files, the
 report against what MLflow holds, resuming after a real SIGKILL, and two runners on one store."""
+import dataclasses
 import json
 import os
 import signal
@@ -162,3 +163,23 @@ def test_recipes_are_each_fine_tuned_logged_and_chosen_on_dev(study_env):
     assert summary.loc[summary["score"] == "suite_score", "mean"].item() == pytest.approx(
         evals.loc[best, "metrics.suite_score"], abs=1e-12)
     assert pd.read_csv(study.results / "recipes_chosen_on_dev.csv")["chosen"].tolist() == [best]
+
+
+def test_final_seeds_fine_tune_the_export_and_the_floor_with_more_seeds_than_the_curve(study_env):
+    import yaml
+
+    finetune = {**yaml.safe_load(study_env("base").read_text())["finetune"], "seeds": 1, "final_seeds": 2}
+    path = study_env("fs", axes={"model.gen_fraction": [0.5]}, budget={"steps": 4, "fractions": [0.5]},
+                     finetune=finetune)
+    study = load_study(path)
+    cell, floor = study.units()
+    # the estimate charges 1 seed at the half-way snapshot and 2 at the export: 3 against 2 without
+    plain = dataclasses.replace(study, finetune=dataclasses.replace(study.finetune, final_seeds=None))
+    assert estimate_unit_seconds(study, cell, 0.0) == pytest.approx(1.5 * estimate_unit_seconds(plain, cell, 0.0))
+    assert "(2 at the final export and the floor)" in dry_run(path)
+    done = cli("grid", str(path))
+    assert done.returncode == 0, done.stderr
+    seeds = {(c["cell"], e["fraction"]): len(e["tasks"]["sst2"]["scores"])
+             for c in (json.loads(p.read_text()) for p in sorted((study.results / "cells").glob("*.json")))
+             for e in c["evaluations"]}
+    assert seeds == {("gen_fraction=0.5", 0.5): 1, ("gen_fraction=0.5", 1.0): 2, ("random-init", 0.0): 2}

@@ -113,3 +113,15 @@ def test_the_headline_scale_study_states_its_protocol_and_tunes_every_encoder_al
     assert len(study.seeds) >= 3 and len(study.budget.points()) >= 4 and len(study.finetune.recipes) >= 2
     assert study.finetune.floor and study.finetune.tasks is None  # random init gets the same recipes; whole suite
     assert "dev" in study.protocol and "test" in study.protocol
+
+
+def test_the_headline_levers_study_keeps_stage_one_corpus_budget_and_the_recipe_chosen_on_dev():
+    levers = load_study(experiment_path("studies/headline_levers.yaml"))
+    stage1 = load_study(experiment_path("studies/headline_scale.yaml"))
+    modern = next(c for c in stage1.cells if c.coords["corpus"] == "modern")
+    corpus = [o for o in modern.overrides if o.startswith("data.sources=")]
+    assert corpus and all(levers.config(u).data.sources == stage1.config(
+        next(v for v in stage1.units() if v.cell is modern)).data.sources for u in levers.units())
+    assert levers.budget.flops == stage1.budget.flops
+    assert "lr=3e-4" in levers.finetune.options and "ft3e-4" in stage1.finetune.recipes
+    assert "dev" in levers.protocol and "test" in levers.protocol
