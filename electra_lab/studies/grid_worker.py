@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from electra_lab.studies.ledger import Heartbeat
     from electra_lab.studies.spec import load_study
     from electra_lab.studies.unit_run import run_unit
+    from electra_lab.train.device import resolve_device, tune_process
 
     parser = argparse.ArgumentParser(prog="electra_lab.studies.grid_worker")
     parser.add_argument("study")
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         unit = next((u for u in study.units() if u.id == args.unit), None)
         if unit is None:
             raise ConfigError(f"{args.study}: no unit {args.unit!r}")
+        # this process only runs this unit: without it torch takes every core, and two workers on
+        # two cores ran 4 threads, each step several times slower than one worker alone
+        tune_process(study.threads, resolve_device(study.config(unit).train.device))
         ledger = ledger_study(study, args.storage)
         trial_id = take(ledger, unit.id)
         if trial_id in ("done", None):

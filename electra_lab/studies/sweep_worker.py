@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
 
     def run() -> int:
-        ran = work(load_sweep(args.sweep, args.scale, args.set), args.storage, args.parent_run, not args.no_tracking)
+        from electra_lab.train.device import tune_process
+
+        sweep = load_sweep(args.sweep, args.scale, args.set)
+        tune_process(sweep.threads, "cpu")  # the trials' torch threads (the allocator tuning is CPU-only)
+        ran = work(sweep, args.storage, args.parent_run, not args.no_tracking)
         print(f"[sweep] worker ran {ran} trial(s)", file=sys.stderr)
         return 0
 

@@ -183,3 +183,19 @@ def test_final_seeds_fine_tune_the_export_and_the_floor_with_more_seeds_than_the
              for c in (json.loads(p.read_text()) for p in sorted((study.results / "cells").glob("*.json")))
              for e in c["evaluations"]}
     assert seeds == {("gen_fraction=0.5", 0.5): 1, ("gen_fraction=0.5", 1.0): 2, ("random-init", 0.0): 2}
+
+
+def test_a_grid_worker_runs_torch_on_the_studys_threads(study_env):
+    """Two workers on two cores each took every core (4 threads) and ran several times slower."""
+    import torch
+
+    from electra_lab.studies import grid_worker
+
+    path = study_env("t", axes={"model.gen_fraction": [0.5]}, budget={"steps": 2, "fractions": []}, threads=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert grid_worker.main([str(path), "gen_fraction=0.5_s0", "--no-tracking"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
