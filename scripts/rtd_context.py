@@ -30,15 +30,16 @@ from electra_lab import strategies
 from electra_lab.config import build_config
 from electra_lab.data.masking import SpecialIds
 from electra_lab.data.unigram import unigram_counter
+from electra_lab.models.heads import mlm_logits_all
 from electra_lab.strategies import _common as common
 from electra_lab.train.batches import make_batch
+from electra_lab.train.checkpoint import load_checkpoint
 from electra_lab.train.pretrain import prepare_data
-
-EVAL_SEED = 12345  # the trainer's evaluation masking seed (Trainer.evaluate)
+from electra_lab.train.trainer import EVAL_MASKING_SEED
 
 
 def load_run(run_dir: Path):
-    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    state = load_checkpoint(run_dir / "checkpoint.pt")  # checked against its SHA-256
     cfg = build_config(state["config"], strategies.options_class)
     data = prepare_data(cfg)
     ids = SpecialIds.of(data.tokenizer)
@@ -94,7 +95,7 @@ def mlm_correct(model, input_ids, attention_mask, token_type_ids, targets, posit
     hidden = model.electra(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                            position_ids=position_ids).last_hidden_state
     chosen = targets >= 0
-    predicted = model.generator_lm_head(model.generator_predictions(hidden[chosen])).argmax(-1)
+    predicted = mlm_logits_all(hidden[chosen], model).argmax(-1)
     return int((predicted == targets[chosen]).sum()), int(chosen.sum())
 
 
@@ -103,8 +104,7 @@ def measure(run_dir: Path, cfg, data, ids, strategy, models, step: int, batches:
     micro = cfg.train.batch_size // max(1, cfg.train.grad_accum)
     rarity_table = None
     if strategy.ctx.unigram_counts is not None:
-        counts = strategy.ctx.unigram_counts()
-        rarity_table = -torch.log((counts + 1) / (counts.sum() + len(counts)))
+        rarity_table = common.rarity_scores(strategy.ctx.unigram_counts())
     temperature = strategy.temperature(step) if hasattr(strategy, "temperature") else 1.0
     has_disc, lm = "discriminator" in models, masked_lm_model(models, strategy)
     scores = {k: [] for k in ("full", "shuffled", "isolated", "rarity")}
@@ -112,7 +112,7 @@ def measure(run_dir: Path, cfg, data, ids, strategy, models, step: int, batches:
     lm_counts = {k: [0, 0] for k in ("full", "shuffled", "no_positions")}
     generator = torch.Generator().manual_seed(0)
     with torch.random.fork_rng():
-        torch.manual_seed(EVAL_SEED)
+        torch.manual_seed(EVAL_MASKING_SEED)
         for start in range(0, min(len(data.valid), batches * micro), micro):
             batch = make_batch(data.valid[start:start + micro], ids.pad, ids.sep, torch.device("cpu"))
             keep = (batch.attention_mask.bool() & (batch.input_ids != ids.cls) & (batch.input_ids != ids.sep))

@@ -223,10 +223,14 @@ def rtd_ranking(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: tor
     above it has learned no more than "rare tokens are replaced"."""
     ranked = {"disc_auc": Ranked(logits.detach(), is_replaced, token_mask)}
     if corrupted is not None and ctx is not None and ctx.unigram_counts is not None and not torch.is_grad_enabled():
-        counts = ctx.unigram_counts().to(corrupted.device)
-        rarity = -torch.log((counts + 1) / (counts.sum() + len(counts)))
+        rarity = rarity_scores(ctx.unigram_counts().to(corrupted.device))
         ranked["rarity_auc"] = Ranked(rarity[corrupted], is_replaced, token_mask)
     return ranked
+
+
+def rarity_scores(counts: torch.Tensor) -> torch.Tensor:
+    """[V] -log p_unigram (add-one smoothed) of each token: the rarity control's score."""
+    return -torch.log((counts + 1) / (counts.sum() + len(counts)))
 
 
 def init_disc_bias_to_prior(discriminator: nn.Module, replaced_rate: float) -> None:

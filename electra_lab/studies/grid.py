@@ -201,7 +201,7 @@ def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | No
     lines = [f"study {study.key}: {len({u.cell.name for u in units})} cells x {len(study.seeds)} seeds = "
              f"{len(units)} units; {len(study.budget.points())} budget points x "
              f"{len(study.finetune.train_sizes)} sizes x {max(1, len(study.finetune.recipes))} fine-tuning recipes x "
-             f"{study.finetune.seeds} fine-tuning seeds each" + final_seeds_note(study),
+             f"{study.finetune.seeds_text()} fine-tuning seeds each",
              f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8}"]
     total_s = 0.0
     for cell in dict.fromkeys(u.cell.name for u in units):
@@ -219,11 +219,6 @@ def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | No
                  f"({total_s / 3600:.1f} core-hours; pretraining at {CPU_FLOPS_PER_S:.1e} FLOP/s per core, "
                  f"fine-tuning per task x seed as benchmarked in results/bench, scaled by encoder size)")
     return "\n".join(lines)
-
-
-def final_seeds_note(study: Study) -> str:
-    final = study.finetune.final_seeds
-    return f" ({final} at the final export and the floor)" if final else ""
 
 
 # Rough single-core rates for a dry run's estimate only. Pretraining: the demo's 7.5e13 FLOPs in ~6 min

@@ -52,11 +52,6 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     return stats.assign(gap_to_floor_se=gaps)
 
 
-def seeds_text(study: Study) -> str:
-    ft = study.finetune
-    return f"{ft.seeds}" if not ft.final_seeds else f"{ft.seeds} (at the final export and the floor: {ft.final_seeds})"
-
-
 def cell_text(mean: float, std: float, n: int, gap: float | None = None) -> str:
     text = f"{mean:.3f} ± {std:.3f}" + (f" (n={n})" if n != 1 else " (n=1)")
     if gap is not None and math.isfinite(gap):
@@ -176,7 +171,7 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
              f"Paper: {study.paper.strip()}\n" if study.paper else "",
              f"Protocol: {study.protocol.strip()}\n" if study.protocol else "",
              f"Read from {where}; {units} of {expected} units finished. Each cell: mean ± std over pretraining "
-             f"seeds (n), each seed's score the mean over tasks of the median over {seeds_text(study)} "
+             f"seeds (n), each seed's score the mean over tasks of the median over {study.finetune.seeds_text()} "
              "fine-tuning seeds; [gap to the random-init floor in standard errors of the difference].\n",
              provenance_markdown({**provenance(command), "report_seconds": round(time.time() - started, 1)})]
     if len(choices):

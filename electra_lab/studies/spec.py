@@ -73,6 +73,11 @@ class Downstream:
     floor_from: str | None = None  # the cell whose architecture the floor takes (None: the first cell)
     glue_dir: str | None = None  # suite glue: a folder in the original GLUE layout (else the hub)
 
+    def seeds_text(self) -> str:
+        """How many fine-tuning seeds, for dry runs and reports."""
+        final = f" ({self.final_seeds} at the final export and the floor)" if self.final_seeds else ""
+        return f"{self.seeds}{final}"
+
     def seeds_at(self, fraction: float) -> int:
         """Fine-tuning seeds at a budget fraction (1.0: the final export; 0.0: the floor)."""
         return self.final_seeds if self.final_seeds and fraction in (0.0, 1.0) else self.seeds

@@ -70,10 +70,9 @@ def versus_markdown(stats: pd.DataFrame, a: str, b: str) -> tuple[str, pd.DataFr
                              for d, g in zip(rows["difference"], rows["gap_se"], strict=True)])
     wide = rows.pivot_table(index=["train_size", "fraction"], columns="score", values="text", aggfunc="first")
     suite = rows[rows["score"] == "suite_score"].set_index(["train_size", "fraction"])
-    wide.insert(0, f"{b} (suite)", [f"{m:.3f} ± {s:.3f} (n={n})" for m, s, n in
-                                     suite.loc[wide.index, ["mean_b", "std_b", "n_b"]].itertuples(index=False)])
-    wide.insert(0, f"{a} (suite)", [f"{m:.3f} ± {s:.3f} (n={n})" for m, s, n in
-                                     suite.loc[wide.index, ["mean_a", "std_a", "n_a"]].itertuples(index=False)])
+    for cell, side in ((b, "b"), (a, "a")):  # inserted at 0: a's column ends first
+        spread = suite.loc[wide.index, [f"mean_{side}", f"std_{side}", f"n_{side}"]].itertuples(index=False)
+        wide.insert(0, f"{cell} (suite)", [f"{m:.3f} ± {s:.3f} (n={n})" for m, s, n in spread])
     wide.insert(0, "FLOPs", [f"{f:.3g}" for f in suite.loc[wide.index, "pretrain_flops_a"]])
     scores = [c for c in wide.columns if c not in ("FLOPs", f"{a} (suite)", f"{b} (suite)")]
     ordered = ["FLOPs", f"{a} (suite)", f"{b} (suite)", *(["suite_score"] if "suite_score" in scores else []),

@@ -40,6 +40,8 @@ from electra_lab.train.distributed import DistContext, micro_batch_seed, rank_de
 from electra_lab.train.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
+# every evaluation masks and samples from this seed: the same corruption each time (diagnostics reuse it)
+EVAL_MASKING_SEED = 12345
 
 
 class TrainingDiverged(ElectraLabError, RuntimeError):
@@ -366,7 +368,7 @@ class Trainer:
         n = min(len(self.valid_blocks), self.cfg.train.eval_batches * self.micro_batch)
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(12345)
+            torch.manual_seed(EVAL_MASKING_SEED)
             for start in range(0, n, self.micro_batch):
                 batch = make_batch(self.valid_blocks[start : start + self.micro_batch], self.ids.pad, self.ids.sep,
                                    self.device)
