@@ -125,3 +125,18 @@ def test_the_headline_levers_study_keeps_stage_one_corpus_budget_and_the_recipe_
     assert levers.budget.flops == stage1.budget.flops
     assert "lr=3e-4" in levers.finetune.options and "ft3e-4" in stage1.finetune.recipes
     assert "dev" in levers.protocol and "test" in levers.protocol
+
+
+def test_the_headline_study_compares_the_dev_chosen_electra_with_mlm_at_equal_flops_over_three_by_three_seeds():
+    headline = load_study(experiment_path("studies/headline.yaml"))
+    levers = load_study(experiment_path("studies/headline_levers.yaml"))
+    chosen = next(u for u in levers.units() if u.cell.name == "gen1-anneal")
+    by_cell = {u.cell.name: headline.config(u) for u in headline.units() if u.seed == 0}
+    assert by_cell["electra"].model == levers.config(chosen).model
+    assert by_cell["electra"].strategy == levers.config(chosen).strategy
+    assert by_cell["electra"].data.sources == levers.config(chosen).data.sources == by_cell["mlm"].data.sources
+    assert by_cell["mlm"].strategy.name == "mlm" and by_cell["mlm"].masking.style == "bert"
+    assert len(headline.seeds) >= 3 and headline.finetune.seeds_at(1.0) >= 3 and headline.finetune.seeds_at(0.0) >= 3
+    assert headline.finetune.floor and headline.finetune.tasks is None and len(headline.budget.points()) >= 4
+    versus = next(item for item in headline.report if item.kind == "versus")
+    assert versus.cells == ["electra", "mlm"]
