@@ -140,3 +140,16 @@ def test_the_headline_study_compares_the_dev_chosen_electra_with_mlm_at_equal_fl
     assert headline.finetune.floor and headline.finetune.tasks is None and len(headline.budget.points()) >= 4
     versus = next(item for item in headline.report if item.kind == "versus")
     assert versus.cells == ["electra", "mlm"]
+
+
+def test_the_vocabulary_lever_changes_only_the_vocabulary_of_every_unit_the_floor_included():
+    vocab = load_study(experiment_path("studies/headline_vocab.yaml"))
+    levers = load_study(experiment_path("studies/headline_levers.yaml"))
+    base = levers.config(levers.units()[0])
+    units = vocab.units()
+    assert {u.cell.name for u in units} >= {"random-init", "mlm-v2k", "electra-v2k"}
+    for unit in units:
+        cfg = vocab.config(unit)
+        assert cfg.data.vocab_size == 2048 and base.data.vocab_size == 8192
+        assert cfg.data.sources == base.data.sources and cfg.train.flops == base.train.flops
+    assert vocab.budget.flops == levers.budget.flops and vocab.finetune.options == levers.finetune.options
