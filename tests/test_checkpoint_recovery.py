@@ -73,3 +73,32 @@ def test_a_trainer_resumes_from_the_previous_checkpoint_when_the_latest_is_damag
     assert second.resume_if_possible() and second.step == 2
     second.fit()
     assert second.step == 6
+
+
+@pytest.mark.parametrize("killed_after", range(5))
+def test_a_kill_at_any_step_of_the_rotation_leaves_a_whole_checkpoint(tmp_path, monkeypatch, killed_after):
+    """SIGKILL between two of save_checkpoint's renames/unlinks (simulated: the next one raises)."""
+    import electra_lab.train.checkpoint as checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state(1))
+    save_checkpoint(path, state(2))
+    done = []
+
+    class Killed(BaseException):
+        pass
+
+    def step(real):
+        def wrapped(*args, **kwargs):
+            if len(done) == killed_after:
+                raise Killed
+            done.append(args)
+            return real(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(checkpoint.os, "replace", step(checkpoint.os.replace))
+    monkeypatch.setattr(checkpoint.Path, "unlink", step(checkpoint.Path.unlink))
+    with pytest.raises(Killed):
+        save_checkpoint(path, state(3))
+    monkeypatch.undo()
+    assert load_latest_checkpoint(path)["step"] in (2, 3)

@@ -94,9 +94,13 @@ def save_checkpoint(path: Path, state: dict) -> None:
                        f"({free_megabytes(path.parent):.1f} MB free): {kept}; free some space and run again to resume"
                        ) from exc
     if path.exists():  # renames need no space
-        os.replace(path, previous_path(path))
+        previous = previous_path(path)
+        # the old digest goes first and each file moves before its digest: a kill between any two
+        # steps leaves no file beside a digest of another, so the latest whole checkpoint still loads
+        digest_path(previous).unlink(missing_ok=True)
+        os.replace(path, previous)
         if digest_path(path).exists():
-            os.replace(digest_path(path), digest_path(previous_path(path)))
+            os.replace(digest_path(path), digest_path(previous))
     os.replace(tmp, path)
     os.replace(tmp_digest, digest_path(path))
 
