@@ -39,7 +39,12 @@ def open_storage(url: str | None = None):
             backend = optuna.storages.journal.JournalFileBackend(
                 url, lock_obj=optuna.storages.journal.JournalFileOpenLock(url))
             return optuna.storages.JournalStorage(backend)
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as exc:  # two runners creating the schema at once: PostgreSQL lets one win
+            if type(exc).__name__ != "IntegrityError":
+                raise
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})  # the tables exist now
     except (OSError, ImportError, ValueError) as exc:
         raise StorageUnavailable(f"cannot open the Optuna storage {url!r}: {exc}") from None
     except Exception as exc:  # sqlalchemy's OperationalError and kin: the server is not there
