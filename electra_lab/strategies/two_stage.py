@@ -104,6 +104,16 @@ class Strategy(StrategyBase):
         inside = 0 < self.switch_step < self.ctx.total_steps
         return [self.switch_step] if self.options.restart_schedule and inside else []
 
+    def export_models(self, models: nn.ModuleDict) -> dict[str, nn.Module]:
+        """Before the switch the discriminator is still its random init, so the encoder a snapshot
+        exports then is the generator, which the switch copies into it (the paper's two-stage curve
+        follows the generator until the switch). Without init_from_generator nothing is copied and
+        the discriminator is exported throughout."""
+        exported = super().export_models(models)
+        if self.options.init_from_generator and not bool(models.switched):
+            exported["encoder"] = models["generator"]
+        return exported
+
     def flops_per_sequence(self, step: int) -> float:
         generator = common.generator_mlm_flops(self.ctx)
         if step < self.switch_step:

@@ -115,3 +115,18 @@ def test_restart_schedule_warms_up_again_and_clears_the_optimiser(tiny_cfg, tiny
     else:
         assert all(a > b for a, b in zip(lr[1:], lr[2:], strict=False))  # one decay after the 2-step warmup
         assert with_state & generator_params
+
+
+@pytest.mark.parametrize("init_from_generator", [True, False])
+def test_an_export_before_the_switch_holds_the_generator_the_switch_will_copy(tiny_cfg, tiny_tokenizer,
+                                                                             init_from_generator):
+    # before the switch the discriminator is untrained: a snapshot of it would be a random encoder
+    _, strategy, models, batch = setup(tiny_cfg, tiny_tokenizer, total_steps=10, **EQUAL,
+                                       **{"strategy.switch_step": 1, "model.sharing": "none",
+                                          "model.untied_gen_embedding": "discriminator",
+                                          "strategy.init_from_generator": init_from_generator})
+    before = strategy.export_models(models)["encoder"]
+    assert before is (models["generator"] if init_from_generator else models["discriminator"])
+    with torch.no_grad():
+        strategy.step(models, batch, 1)  # the switch
+    assert strategy.export_models(models)["encoder"] is models["discriminator"]
