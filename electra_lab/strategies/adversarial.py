@@ -79,16 +79,13 @@ class Strategy(StrategyBase):
 
         gen_loss = mlm if step < o.mlm_warmup_steps else o.adversarial_weight * reinforce
         loss = gen_loss + o.baseline_weight * baseline_loss + o.disc_weight * disc
+        sampling_entropy = common.distribution_entropy(gen_logits, o.temperature)  # at T, every step
         return step_output(loss, common.mlm_metrics(gen_logits, masked.labels, masked.weights, mlm, "gen"),
                            common.rtd_metrics(disc_logits, is_replaced, token_mask, disc), {
                                "reward": mean_metric(reward, masked.weights),
                                "advantage": mean_metric(advantage, masked.weights),
                                "baseline_loss": scalar_metric(baseline_loss),
-                               "gen_entropy": mean_metric(_entropy(gen_logits, o.temperature), masked.weights)},
+                               "gen_sampling_entropy": mean_metric(sampling_entropy, masked.weights)},
                            ranked=common.rtd_ranking(disc_logits, is_replaced, token_mask, corrupted, self.ctx))
 
 
-def _entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """[B, P] entropy of the sampling distribution (the paper notes adversarial G's is low)."""
-    log_probs = F.log_softmax(logits.detach().float() / temperature, dim=-1)
-    return -(log_probs.exp() * log_probs).sum(-1)

@@ -6,7 +6,8 @@ deviation (error bars) and, beside the random-init floor, the gap in standard er
 difference. What is drawn is the study file's `report:` list: `line` (score against an axis, one
 line per value of another: Figure 3 left), `flops` (score against pretraining FLOPs on a log axis:
 Figure 3 right, Figure 4), `table` (cells x tasks: Table 5, weight sharing, GDES), `versus` (two cells
-at equal FLOPs: the headline's gaps in standard errors and the FLOPs one needs to reach the other).
+at equal FLOPs: the headline's gaps in standard errors and the FLOPs one needs to reach the other),
+`pretraining` (cells x held-out pretraining metrics: the adversarial generator's accuracy and entropy).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from electra_lab.studies.pretraining_table import pretraining_table
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
 from electra_lab.studies.recipe_selection import select_recipes
 from electra_lab.studies.spec import FLOOR, ReportItem, Study
@@ -186,6 +188,11 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
             stem = f"table_{i}"
             wide.to_csv(out / f"{stem}.csv", index=False)
             parts.append(f"## {title}\n\n{frame_markdown(wide)}\n")
+        elif item.kind == "pretraining":
+            held = pretraining_table(study, item.metrics, order)
+            held.to_csv(out / f"pretraining_{i}.csv", index=False)
+            parts.append(f"## {title}\n\nHeld-out pretraining metrics at the end of each run, mean ± std over "
+                         f"pretraining seeds (n).\n\n{frame_markdown(held)}\n")
         elif item.kind == "versus":
             body, rows = versus_markdown(stats, *item.cells)
             rows.to_csv(out / f"versus_{i}.csv", index=False)

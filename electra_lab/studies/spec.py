@@ -34,7 +34,7 @@ from electra_lab.experiment import load_config
 from electra_lab.studies.shipped_configs import experiment_path
 
 FLOOR = "random-init"  # the cell name of the random-init floor
-REPORT_KINDS = ("line", "flops", "table", "versus")
+REPORT_KINDS = ("line", "flops", "table", "versus", "pretraining")
 
 
 @dataclass
@@ -92,6 +92,7 @@ class ReportItem:
     lines: str | None = None  # line/flops: the axis that makes one line per value (None: one line per cell)
     xlog: bool = False
     cells: list | None = None  # a subset of cells, in this order (None: all)
+    metrics: list | None = None  # pretraining: held-out metric names (gen_acc, gen_entropy, disc_auc, ...)
 
 
 @dataclass
@@ -434,6 +435,9 @@ def check_study(study: Study, where: str) -> None:
         unknown = set(item.cells or []) - {c.name for c in study.cells} - {FLOOR}
         if unknown:
             raise ConfigError(f"{where}: report[{i}].cells names unknown cells {sorted(unknown)}")
+        if item.kind == "pretraining" and (not item.metrics or not all(isinstance(m, str) for m in item.metrics)):
+            raise ConfigError(f"{where}: report[{i}]: a pretraining table needs metrics, a list of held-out metric "
+                              f"names such as [gen_acc, gen_entropy, disc_auc]; got {item.metrics!r}")
         if item.kind == "versus" and (len(item.cells or []) != 2 or FLOOR in item.cells):
             raise ConfigError(f"{where}: report[{i}]: versus compares two pretrained cells, cells: [challenger, "
                               f"reference]; got {item.cells!r}")

@@ -145,6 +145,7 @@ def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, di
             "tokens": trainer.tokens, "resumed": resumed,
             "wall_seconds": _previous_wall(run_dir, resumed) + time.time() - started,
             "final": trainer.history[-1] if trainer.history else {},
+            "heldout": final_heldout(trainer.history),
             "processes": dist.world,
         }
         if not dist.is_main:
@@ -166,3 +167,13 @@ def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, di
     finally:
         if tracker:
             tracker.end(status)
+
+
+def final_heldout(history: list[dict]) -> dict[str, float]:
+    """The last held-out evaluation of a run's history (its "eval/..." keys, prefix dropped, with
+    its step): what a study's cell keeps of pretraining once runs/ and MLflow are gone."""
+    for row in reversed(history):
+        metrics = {k.removeprefix("eval/"): v for k, v in row.items() if k.startswith("eval/")}
+        if metrics:
+            return {"step": row["step"], **metrics}
+    return {}

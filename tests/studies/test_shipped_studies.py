@@ -2,6 +2,7 @@
 (grid, then report), shrunk by --set to local data, 4 steps and a 16-example GLUE-layout task."""
 import json
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -38,8 +39,12 @@ def test_one_cell_of_each_study_file_runs_and_reports(study_env, name):
     readme = (study.results / "README.md").read_text()
     assert first.name in readme and "1 of" in readme
     for i, item in enumerate(study.report):
-        produced = study.results / (f"table_{i}.csv" if item.kind == "table" else f"{item.kind}_{i}.png")
+        suffix = "png" if item.kind in ("line", "flops") else "csv"
+        produced = study.results / f"{item.kind}_{i}.{suffix}"
         assert produced.stat().st_size > 0, produced
+        if item.kind == "pretraining":  # the first cell's own held-out metrics, from its cell file
+            row = pd.read_csv(produced).set_index("cell").loc[first.name]
+            assert row["gen_acc"].endswith("(n=1)"), row
 
 
 def test_the_sweep_file_runs_one_trial_and_reports(study_env):
