@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from electra_lab.studies.cost import study_cost
 from electra_lab.studies.pretraining_table import pretraining_table
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
 from electra_lab.studies.recipe_selection import select_recipes
@@ -154,6 +155,11 @@ def _flops_plot(ax, rows: pd.DataFrame, item: ReportItem) -> None:
     ax.set_xlabel("pretraining FLOPs (official count, log scale)")
 
 
+def cost_line(cost: dict[str, float]) -> str:
+    return (f"Compute: {cost['core_hours']} core-hours over {cost['units']} units, {cost['wall_minutes_per_unit']} "
+            "min of wall time per unit on average (each unit's finishing invocation x its threads).\n")
+
+
 def write_report(study: Study, source: str = "auto", command: str | None = None) -> str:
     """Tables and plots into results/<study>/; returns the README text."""
     started = time.time()
@@ -175,7 +181,8 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
              f"Read from {where}; {units} of {expected} units finished. Each cell: mean ± std over pretraining "
              f"seeds (n), each seed's score the mean over tasks of the median over {study.finetune.seeds_text()} "
              "fine-tuning seeds; [gap to the random-init floor in standard errors of the difference].\n",
-             provenance_markdown({**provenance(command), "report_seconds": round(time.time() - started, 1)})]
+             provenance_markdown({**provenance(command), "report_seconds": round(time.time() - started, 1)}),
+             cost_line(study_cost(study))]
     if len(choices):
         parts.append("## Fine-tuning recipe chosen on dev\n\nPer cell, budget point and size, the recipe with the best "
                      "mean dev score over pretraining seeds; every table and plot below reports its test scores.\n\n"
