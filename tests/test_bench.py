@@ -6,7 +6,9 @@ import pytest
 
 from electra_lab import flops
 from electra_lab.bench import counts, run_bench
-from electra_lab.bench.shapes import BERT_IDS, bench_config, random_blocks
+from electra_lab.bench.shapes import BERT_IDS, bench_config, bench_ids, random_blocks
+from electra_lab.experiment import load_config
+from electra_lab.studies.shipped_configs import experiment_path
 
 
 def test_random_blocks_have_the_packed_layout():
@@ -18,6 +20,15 @@ def test_random_blocks_have_the_packed_layout():
         assert real[-1] == BERT_IDS.sep and (real == BERT_IDS.sep).sum() == 2
         assert (row[len(real):] == BERT_IDS.pad).all()  # padding only at the end
     assert (blocks == BERT_IDS.pad).any()  # some rows are shorter
+
+
+def test_the_tiny_size_is_the_shape_the_studies_run_vocabulary_included():
+    bench, recipe = bench_config("tiny", "cpu", "fp32"), load_config(experiment_path("pretrain/tiny_electra.yaml"))
+    for key in ("layers", "hidden", "heads", "ffn", "embedding_size", "gen_fraction"):
+        assert getattr(bench.model, key) == getattr(recipe.model, key), key
+    assert bench.data.seq_len == recipe.data.seq_len and bench.train.batch_size == recipe.train.batch_size
+    assert bench_ids(bench).vocab_size == recipe.data.vocab_size == 8192
+    assert bench_ids(bench_config("small", "cpu", "fp32")).vocab_size == BERT_IDS.vocab_size
 
 
 def test_executed_matmul_count_differs_from_official_only_by_accounting():
@@ -37,6 +48,7 @@ def test_run_bench_writes_json_and_markdown(tmp_path):
                     profile=True, profile_steps=1, ablate_packed_dropout=True, interleave=2)
     saved = json.loads((tmp_path / "micro.json").read_text())
     assert set(saved["runs"]) == {"reference", "framework", "framework_aten_dropout"}
+    assert saved["config"]["vocab_size"] == 8192
     for run in saved["runs"].values():
         assert run["tokens_per_s"] > 0 and run["memory"]["peak_bytes"] > 0
         assert np.isfinite(run["losses"]["gen_loss"]) and np.isfinite(run["losses"]["disc_loss"])

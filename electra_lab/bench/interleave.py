@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from electra_lab.bench.measure import synchronize
-from electra_lab.bench.shapes import BERT_IDS
+from electra_lab.bench.shapes import bench_ids
 from electra_lab.config import Config
 
 
@@ -24,10 +24,10 @@ def build_run(kind: str, cfg: Config, blocks: np.ndarray, device: torch.device):
     if kind == "reference":
         from electra_lab.bench.reference import ReferenceRun
 
-        return ReferenceRun(cfg, BERT_IDS, blocks, device)
+        return ReferenceRun(cfg, bench_ids(cfg), blocks, device)
     from electra_lab.bench.framework import FrameworkRun
 
-    return FrameworkRun(cfg, BERT_IDS, blocks)
+    return FrameworkRun(cfg, bench_ids(cfg), blocks)
 
 
 def _serve(conn, kind: str, cfg: Config, blocks: np.ndarray, device: str, threads: int, warmup: int) -> None:

@@ -24,7 +24,7 @@ import torch
 
 from electra_lab.bench import counts, measure, peak, report
 from electra_lab.bench.interleave import build_run, time_in_turn
-from electra_lab.bench.shapes import BERT_IDS, bench_config, random_blocks
+from electra_lab.bench.shapes import bench_config, bench_ids, random_blocks
 from electra_lab.config import Config
 from electra_lab.train.device import resolve_device, resolve_precision
 
@@ -94,7 +94,8 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
                        compile=compile, threads=threads)
     run_dtype = resolve_precision(cfg.train.precision, dev)
     B, L = cfg.train.batch_size, cfg.data.seq_len
-    blocks = random_blocks(max(4 * B, B * (warmup + steps + profile_steps + 2)), L, BERT_IDS, seed=0)
+    ids = bench_ids(cfg)
+    blocks = random_blocks(max(4 * B, B * (warmup + steps + profile_steps + 2)), L, ids, seed=0)
 
     # bf16 is measured where the hardware has it (or when asked for): on a CPU without avx512_bf16/AMX
     # a bf16 matmul is emulated and one 4096^3 call runs for minutes, and no run here would use bf16
@@ -105,9 +106,9 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
     official = _official_flops_per_sequence(cfg) * B
     flops_fw = {"official": official,
                 "executed_matmul": counts.executed_matmul_flops_per_sequence(
-                    cfg, BERT_IDS.vocab_size, counts.framework_head_fraction(cfg)) * B}
+                    cfg, ids.vocab_size, counts.framework_head_fraction(cfg)) * B}
     flops_ref = {"official": official,
-                 "executed_matmul": counts.executed_matmul_flops_per_sequence(cfg, BERT_IDS.vocab_size, 1.0) * B}
+                 "executed_matmul": counts.executed_matmul_flops_per_sequence(cfg, ids.vocab_size, 1.0) * B}
     phase_args = dict(device=dev, warmup=warmup, steps=steps, tokens_per_step=B * L, peaks=peaks)
 
     runs: dict[str, dict] = {}
@@ -157,11 +158,12 @@ def run_bench(size: str = "small", device: str = "cpu", steps: int = 10, warmup:
 
     results = {
         "name": name or f"{size}-{dev.type}-{started}",
-        "config": {"size": size, "device": str(dev), "batch_size": B, "seq_len": L, "steps": steps, "warmup": warmup,
+        "config": {"size": size, "device": str(dev), "batch_size": B, "seq_len": L, "vocab_size": ids.vocab_size,
+                   "steps": steps, "warmup": warmup,
                    "precision": _dtype_name(run_dtype), "compile": compile, "threads": torch.get_num_threads(),
                    "model": vars(cfg.model), "max_predictions": int(counts.framework_head_fraction(cfg) * L)},
-        "data_note": "random word ids in [CLS] A [SEP] B [SEP] blocks (5% shorter, padded), BERT vocabulary "
-                     "(30,522); speed does not depend on which words appear",
+        "data_note": "random word ids in [CLS] A [SEP] B [SEP] blocks (5% shorter, padded), vocabulary of "
+                     f"{ids.vocab_size:,} (BERT's special ids); speed does not depend on which words appear",
         "flops_per_step": {"framework": flops_fw, "reference": flops_ref},
         "matmul_peak_gflops": peaks,
         "matmul_peak_note": None if len(dtypes) > 1 else
@@ -201,4 +203,4 @@ def _interleaved(specs: dict, blocks, device: torch.device, warmup: int, rounds:
 def _official_flops_per_sequence(cfg) -> float:
     from electra_lab.strategies import from_config
 
-    return from_config(cfg, BERT_IDS).flops_per_sequence(0)
+    return from_config(cfg, bench_ids(cfg)).flops_per_sequence(0)
