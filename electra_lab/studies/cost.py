@@ -7,15 +7,14 @@ the sum is a lower bound when any unit was resumed.
 from __future__ import annotations
 
 from electra_lab.studies.spec import Study
-from electra_lab.studies.unit_run import read_cell
+from electra_lab.studies.unit_run import readable_cells
 
 
 def study_cost(study: Study) -> dict[str, float]:
     """{"units", "core_hours", "wall_minutes_per_unit"} over the study's finished cell files."""
     core_seconds, wall_seconds, units = 0.0, 0.0, 0
-    for path in sorted((study.results / "cells").glob("*.json")):
-        cell = read_cell(path)
-        if cell is None or "wall_seconds_this_invocation" not in cell:
+    for cell in readable_cells(study):
+        if "wall_seconds_this_invocation" not in cell:
             continue
         wall = float(cell["wall_seconds_this_invocation"])
         threads = int(cell.get("params", {}).get("train.threads") or 1)

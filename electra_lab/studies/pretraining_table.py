@@ -10,15 +10,14 @@ from __future__ import annotations
 import pandas as pd
 
 from electra_lab.studies.spec import FLOOR, Study
-from electra_lab.studies.unit_run import read_cell
+from electra_lab.studies.unit_run import readable_cells
 
 
 def heldout_frame(study: Study) -> pd.DataFrame:
     """One row per pretrained unit: cell, seed and its held-out metrics at the end of pretraining."""
     rows = []
-    for path in sorted((study.results / "cells").glob("*.json")):
-        cell = read_cell(path)
-        if cell is None or cell.get("random_init"):
+    for cell in readable_cells(study):
+        if cell.get("random_init"):
             continue
         heldout = cell.get("pretrain", {}).get("heldout") or {}
         rows.append({"cell": cell["cell"], "seed": int(cell["seed"]),

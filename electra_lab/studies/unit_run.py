@@ -11,6 +11,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,3 +200,12 @@ def read_cell(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return payload if isinstance(payload, dict) and payload.get("format") == CELL_FORMAT else None
+
+
+def readable_cells(study: Study) -> Iterator[dict]:
+    """Every readable cell file of the study, in file order (unreadable ones are skipped: the
+    report's evaluation frame, which reads the same files first, names them)."""
+    for path in sorted((study.results / "cells").glob("*.json")):
+        cell = read_cell(path)
+        if cell is not None:
+            yield cell
