@@ -2,7 +2,8 @@
 
 A real Trainer is built on synthetic blocks and its own `train_step` is called: prefetch thread,
 strategy.step under the trainer's autocast, backward, global-norm clip, the project's optimiser
-(AdamW without bias correction, foreach kernels) and the LR schedule. Nothing is re-implemented.
+(AdamW: fused where the recipe corrects the bias, foreach where it does not) and the LR schedule.
+Nothing is re-implemented.
 """
 from __future__ import annotations
 

@@ -29,25 +29,36 @@ def drop_threshold(p: float) -> int:
     return int(round(p * _LANES))
 
 
-def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.Tensor, float]:
-    """A boolean keep-mask with P(drop) = round(p * 2^16) / 2^16, and the matching scale."""
+def _lanes(shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """[shape] uniform int16 lanes, four from each 64-bit draw of torch's generator."""
     n = shape.numel()
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)
-    lanes = words.view(torch.int16)[:n].view(shape)  # four uniform int16 lanes per draw
+    return words.view(torch.int16)[:n].view(shape)
+
+
+def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.Tensor, float]:
+    """A boolean keep-mask with P(drop) = round(p * 2^16) / 2^16, and the matching scale."""
     dropped = drop_threshold(p)
-    return lanes >= dropped - (1 << 15), _LANES / (_LANES - dropped)
+    return _lanes(shape, device) >= dropped - (1 << 15), _LANES / (_LANES - dropped)
+
+
+def keep_factor(shape: torch.Size, p: float, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, float]:
+    """keep_mask's decisions from the same draws as a 0/1 tensor of `dtype`, and the scale.
+
+    On CPU, x * factor (bf16 or fp32) runs ~7x faster than torch.where on a boolean mask, and
+    comparing straight into a `dtype` output avoids the (slow) bool -> bf16 conversion."""
+    dropped = drop_threshold(p)
+    factor = torch.empty(shape, dtype=dtype, device=device)
+    torch.ge(_lanes(shape, device), dropped - (1 << 15), out=factor)
+    return factor, _LANES / (_LANES - dropped)
 
 
 def keep_multiplier(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor:
     """keep_mask's decisions from the same draws, as a float32 multiplier: 1 / (1 - P(drop)) where
     kept, 0 where dropped. On CPU, x * multiplier runs several times faster than torch.where on a
     boolean mask (forward and backward), at four bytes per element kept for backward instead of one."""
-    n = shape.numel()
-    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)
-    lanes = words.view(torch.int16)[:n].view(shape)
-    dropped = drop_threshold(p)
-    # int16 lanes are exact in float32; comparing in place avoids a boolean tensor
-    return lanes.to(torch.float32).ge_(dropped - (1 << 15)).mul_(_LANES / (_LANES - dropped))
+    factor, scale = keep_factor(shape, p, device, torch.float32)
+    return factor.mul_(scale)
 
 
 def multiplied_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
@@ -60,11 +71,11 @@ def multiplied_dropout(x: torch.Tensor, p: float, training: bool = True) -> torc
 
 
 class _PackedDropout(torch.autograd.Function):
-    """Zeroes the dropped elements; multiplies the kept ones by `scale` (1.0: the caller rescales)."""
+    """x * keep * scale for a 0/1 `keep` of x's dtype (scale 1.0: the caller rescales)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.save_for_backward(keep)  # one byte per element, like ATen's mask
+        ctx.save_for_backward(keep)  # x's dtype: two bytes per element under bf16
         ctx.scale = scale
         return _apply(x, keep, scale)
 
@@ -75,7 +86,8 @@ class _PackedDropout(torch.autograd.Function):
 
 
 def _apply(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
-    return torch.where(keep, x * scale, 0.0) if scale != 1.0 else torch.where(keep, x, 0.0)
+    # one pass, the product rounded once: bit-equal to torch.where(keep, x * scale, 0)
+    return torch.addcmul(x.new_zeros(()), x, keep, value=scale) if scale != 1.0 else x * keep
 
 
 def packed_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
@@ -83,7 +95,7 @@ def packed_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Te
         return x
     if x.device.type != "cpu":
         return nn.functional.dropout(x, p, training=True)
-    keep, scale = keep_mask(x.shape, p, x.device)
+    keep, scale = keep_factor(x.shape, p, x.device, x.dtype)
     return _PackedDropout.apply(x, keep, scale)
 
 
@@ -111,7 +123,7 @@ def packed_attention(module, query, key, value, attention_mask, dropout: float =
         else:
             scores = scores.add_(attention_mask)
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    keep, scale = keep_mask(probs.shape, dropout, probs.device)
+    keep, scale = keep_factor(probs.shape, dropout, probs.device, probs.dtype)
     out = torch.matmul(_PackedDropout.apply(probs, keep, 1.0), value).mul_(scale)
     return out.transpose(1, 2).contiguous(), None
 
