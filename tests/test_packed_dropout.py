@@ -11,6 +11,7 @@ from electra_lab.models.packed_dropout import (
     PackedDropout,
     drop_threshold,
     install_packed_dropout,
+    keep_factor,
     keep_mask,
     packed_attention,
     packed_dropout,
@@ -92,14 +93,20 @@ def test_model_outputs_equal_stock_sdpa_without_dropout():
     assert model.config._attn_implementation == "sdpa"
 
 
+def training_attention_module() -> nn.Module:
+    """What transformers' attention functions read off the calling module."""
+    module = nn.Module()
+    module.is_causal, module.training = False, True
+    return module
+
+
 def test_attention_math_path_equals_sdpa_when_nothing_is_dropped():
     # dropout p is tiny but non-zero, so the math path runs; with threshold 0 no lane is dropped
     torch.manual_seed(5)
     q, k, v = (torch.randn(2, 2, 7, 8) for _ in range(3))
     attend = torch.ones(2, 1, 7, 7, dtype=torch.bool)
     attend[0, :, :, 5:] = False
-    module = nn.Module()
-    module.is_causal, module.training = False, True
+    module = training_attention_module()
     ours, _ = packed_attention(module, q, k, v, attend, dropout=1e-7, scaling=0.3)
     stock = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=0.3).transpose(1, 2)
     assert drop_threshold(1e-7) == 0
@@ -113,8 +120,7 @@ def test_attention_dropout_matches_dropping_the_probabilities_by_hand():
     q, k, v = (torch.randn(2, 3, 9, 4, requires_grad=True) for _ in range(3))
     attend = torch.ones(2, 1, 9, 9, dtype=torch.bool)
     attend[1, :, :, 6:] = False
-    module = nn.Module()
-    module.is_causal, module.training = False, True
+    module = training_attention_module()
     torch.manual_seed(11)
     ours, _ = packed_attention(module, q, k, v, attend, dropout=0.5, scaling=0.4)
     ours_grads = torch.autograd.grad((ours * torch.arange(4.0)).sum(), (q, k, v))
@@ -127,6 +133,25 @@ def test_attention_dropout_matches_dropping_the_probabilities_by_hand():
     assert torch.allclose(ours, by_hand, atol=1e-6)
     for a, b in zip(ours_grads, hand_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_bf16_attention_probabilities_are_the_fp32_softmax_rounded():
+    # the math path takes the softmax in bf16 (fp32 inside the kernel): the output must be the bits
+    # of an fp32 softmax cast to bf16, the probabilities the stock eager attention uses
+    torch.manual_seed(7)
+    q, k, v = (torch.randn(2, 2, 33, 16).bfloat16() for _ in range(3))
+    attend = torch.ones(2, 1, 33, 33, dtype=torch.bool)
+    attend[0, :, :, 20:] = False
+    module = training_attention_module()
+    torch.manual_seed(12)
+    ours, _ = packed_attention(module, q, k, v, attend, dropout=0.1, scaling=0.25)
+    torch.manual_seed(12)
+    keep, scale = keep_factor(torch.Size([2, 2, 33, 33]), 0.1, torch.device("cpu"), torch.bfloat16)
+    scores = torch.matmul(q * 0.25, k.transpose(-1, -2)).masked_fill(~attend, torch.finfo(torch.bfloat16).min)
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(torch.bfloat16)
+    by_hand = torch.matmul(probs * keep, v).mul_(scale).transpose(1, 2)
+    assert ours.dtype == torch.bfloat16
+    assert torch.equal(ours, by_hand)
 
 
 def test_training_with_padding_is_seeded_and_finite():

@@ -22,6 +22,7 @@ from electra_lab.models.build import (
 from electra_lab.models.heads import encode, mlm_logits_at, rtd_logits
 from electra_lab.models.sharing import apply_sharing
 from electra_lab.strategies._base import Batch, Metric, Ranked, StrategyContext, mean_metric, scalar_metric
+from electra_lab.strategies._vocab_rows import sample_from_softmax, token_nll
 
 
 def mask_batch(batch: Batch, ctx: StrategyContext, style: str | None = None) -> MaskedBatch:
@@ -48,46 +49,6 @@ def build_generator_and_mlm_model(ctx: StrategyContext) -> nn.ModuleDict:
     return nn.ModuleDict({"generator": gen, "mlm": mlm})
 
 
-_SAMPLING_BLOCK = 256  # vocabulary entries per block of the two-level inverse-CDF search
-
-
-def sample_from_softmax(logits: torch.Tensor, temperature: float = 1.0, log_normalized: bool = False) -> torch.Tensor:
-    """[..., V] logits -> [...] token ids drawn from softmax(logits / T), with no gradient.
-
-    The distribution is the official code's (it draws the same categorical sample by Gumbel-max),
-    but by inverse CDF: one uniform per row instead of one per vocabulary entry (3x faster on CPU,
-    where the [B, P, V] noise was ~4% of the ELECTRA-Small step). The search runs in two levels so
-    that it stays exact in the tail: fp32 sums of 256-entry blocks, then float64 running sums over the
-    blocks and within the chosen block (a single fp32 cumsum over 30k entries would round away every
-    token below ~3e-8). Entries with zero probability (masked to -inf) are never drawn.
-    log_normalized: the input is log_softmax output, so at T = 1 it needs no max shift before exp
-    (every entry <= 0, the largest >= -log V): two passes over [B, P, V] fewer."""
-    shape = logits.shape[:-1]
-    weights = logits.detach().float().reshape(-1, logits.shape[-1])
-    rows, vocab = weights.shape
-    if log_normalized and temperature == 1.0:
-        weights = weights.exp()
-    else:
-        if temperature != 1.0:  # x / 1.0 == x exactly: skip a pass over [B, P, V]
-            weights = weights / temperature
-        weights = torch.sub(weights, weights.max(-1, keepdim=True).values).exp_()  # unnormalised, max 1
-    full = vocab // _SAMPLING_BLOCK * _SAMPLING_BLOCK
-    block_mass = weights[:, :full].view(rows, -1, _SAMPLING_BLOCK).sum(-1)
-    if full < vocab:
-        block_mass = torch.cat([block_mass, weights[:, full:].sum(-1, keepdim=True)], 1)
-    block_cdf = block_mass.double().cumsum_(-1)
-    target = (1.0 - torch.rand(rows, 1, dtype=torch.float64, device=weights.device)) * block_cdf[:, -1:]  # (0, total]
-    block = torch.searchsorted(block_cdf, target).clamp_(max=block_cdf.shape[1] - 1)
-    target -= block_cdf.gather(1, (block - 1).clamp(min=0)).masked_fill_(block == 0, 0.0)
-    ids = block * _SAMPLING_BLOCK + torch.arange(_SAMPLING_BLOCK, device=weights.device)
-    inside = weights.gather(1, ids.clamp(max=vocab - 1)).masked_fill_(ids >= vocab, 0.0).double().cumsum_(-1)
-    # fp32 block sums and fp64 running sums can disagree in the last bits: never search past the block's
-    # total, so the pick is the last entry with mass, not a zero-probability one
-    within = torch.searchsorted(inside, torch.minimum(target, inside[:, -1:]))
-    # the clamps only matter for NaN logits (the trainer stops on the NaN loss): stay in range until then
-    return ids.gather(1, within.clamp_(max=_SAMPLING_BLOCK - 1)).clamp_(max=vocab - 1).view(shape)
-
-
 def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
                         disallow_correct: bool = False, log_normalized: bool = False) -> torch.Tensor:
     """[B, P] token samples from the generator's [B, P, V] logits (or log-probabilities), never
@@ -100,13 +61,12 @@ def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperat
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Cross-entropy averaged over real prediction slots. logits [B, P, V], labels/weights [B, P]."""
-    return masked_nll(F.log_softmax(logits.float(), dim=-1), labels, weights)
+    return slot_mean(token_nll(logits, labels), weights)
 
 
-def masked_nll(log_probs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """mlm_loss from [B, P, V] fp32 log-probabilities (what F.cross_entropy computes inside)."""
-    per_slot = F.nll_loss(log_probs.flatten(0, 1), labels.flatten(), reduction="none")
-    return (per_slot * weights.flatten()).sum() / weights.sum().clamp(min=1.0)
+def slot_mean(per_slot: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """[B, P] per-slot values -> their mean over the real slots (weights 1; padding slots 0)."""
+    return (per_slot * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 def mlm_metrics(logits, labels, weights, loss, prefix: str) -> dict[str, Metric]:
@@ -171,9 +131,8 @@ def corrupt_with_generator(models: nn.ModuleDict, batch: Batch, ctx: StrategyCon
     """Mask, run the generator, sample replacements (no gradient through the samples)."""
     masked = mask_batch(batch, ctx)
     gen_logits = generator_predictions(models, "generator", batch, masked)
-    log_probs = F.log_softmax(gen_logits.float(), dim=-1)  # one softmax for the loss and the sampler
-    mlm = masked_nll(log_probs, masked.labels, masked.weights)
-    samples = sample_replacements(log_probs, masked.labels, temperature, disallow_correct, log_normalized=True)
+    mlm = mlm_loss(gen_logits, masked.labels, masked.weights)
+    samples = sample_replacements(gen_logits, masked.labels, temperature, disallow_correct)
     corrupted, is_replaced = replace_with_samples(batch, masked, samples)
     return Corruption(masked, gen_logits, mlm, corrupted, is_replaced)
 
@@ -201,8 +160,7 @@ def reinforce_loss(logits: torch.Tensor, samples: torch.Tensor, advantage: torch
     -sum_slots w * advantage * log p(sample) / sum w, with p = softmax(logits / T) (the distribution
     the samples were drawn from); advantage [B, P] carries no gradient.
     logits [B, P, V], samples/advantage/weights [B, P]."""
-    log_probs = F.log_softmax(logits.float() / temperature, dim=-1)
-    log_p_sample = log_probs.gather(-1, samples.unsqueeze(-1)).squeeze(-1)
+    log_p_sample = -token_nll(logits, samples, temperature)
     return -(advantage.detach() * log_p_sample * weights).sum() / weights.sum().clamp(min=1.0)
 
 

@@ -41,7 +41,7 @@ def copy_mixture_log_prob(vocab_logits: torch.Tensor, copy_logits: torch.Tensor,
     """log p(target) under D * copy(input) + (1 - D) * softmax, computed in log space.
 
     vocab_logits [B, L, V], copy_logits [B, L] (D = sigmoid), inputs/targets [B, L] -> [B, L]."""
-    log_softmax = F.log_softmax(vocab_logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    log_softmax = -common.token_nll(vocab_logits, targets)
     copy_logits = copy_logits.float()
     log_generate = F.logsigmoid(-copy_logits) + log_softmax
     # copying yields the target only where the input already is the target
