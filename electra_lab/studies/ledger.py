@@ -39,12 +39,7 @@ def open_storage(url: str | None = None):
             backend = optuna.storages.journal.JournalFileBackend(
                 url, lock_obj=optuna.storages.journal.JournalFileOpenLock(url))
             return optuna.storages.JournalStorage(backend)
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-        except Exception as exc:  # two runners creating the schema at once: PostgreSQL lets one win
-            if type(exc).__name__ != "IntegrityError":
-                raise
-            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})  # the tables exist now
+        return _open_rdb(optuna, url)
     except (OSError, ImportError, ValueError) as exc:
         raise StorageUnavailable(f"cannot open the Optuna storage {url!r}: {exc}") from None
     except Exception as exc:  # sqlalchemy's OperationalError and kin: the server is not there
@@ -52,6 +47,19 @@ def open_storage(url: str | None = None):
             raise StorageUnavailable(f"cannot open the Optuna storage {url!r}: {exc.__class__.__name__}: "
                                      f"{str(exc).splitlines()[0]}") from None
         raise
+
+
+def _open_rdb(optuna, url: str, attempts: int = 8):
+    """RDBStorage, retried while another runner is creating the schema: on PostgreSQL two runners
+    creating tables at once make one fail with an IntegrityError, table by table, so a single
+    retry can meet the next table still being created (seen under load)."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as exc:
+            if type(exc).__name__ != "IntegrityError" or attempt == attempts - 1:
+                raise
+            time.sleep(0.25 * (attempt + 1))  # the winner's CREATE TABLEs take milliseconds each
 
 
 def process_start(pid: int) -> str | None:

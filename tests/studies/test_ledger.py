@@ -65,3 +65,32 @@ def test_another_hosts_claim_is_dead_only_when_its_heartbeat_is_stale(tmp_path):
 def test_an_unreachable_rdb_is_a_clear_error():
     with pytest.raises(StorageUnavailable, match="cannot open the Optuna storage"):
         open_storage("postgresql://nobody@127.0.0.1:9/none")
+
+
+def schema_race(monkeypatch, failures: int) -> list[str]:
+    """RDBStorage that fails `failures` times as a runner losing the schema-creation race does."""
+    from sqlalchemy.exc import IntegrityError
+
+    calls = []
+
+    def storage(url, engine_kwargs=None):
+        calls.append(url)
+        if len(calls) <= failures:
+            raise IntegrityError("CREATE TABLE studies", {}, Exception('duplicate key "pg_type_typname_nsp_index"'))
+        return "opened"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", storage)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    return calls
+
+
+def test_losing_the_schema_race_table_after_table_is_retried(monkeypatch):
+    calls = schema_race(monkeypatch, failures=3)  # the winner was still creating later tables twice over
+    assert open_storage("postgresql://x@h/db") == "opened"
+    assert len(calls) == 4
+
+
+def test_a_schema_race_that_never_ends_is_a_clear_error(monkeypatch):
+    schema_race(monkeypatch, failures=100)
+    with pytest.raises(StorageUnavailable, match="IntegrityError"):
+        open_storage("postgresql://x@h/db")
