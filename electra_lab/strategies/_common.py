@@ -50,13 +50,13 @@ def build_generator_and_mlm_model(ctx: StrategyContext) -> nn.ModuleDict:
 
 
 def sample_replacements(gen_logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
-                        disallow_correct: bool = False, log_normalized: bool = False) -> torch.Tensor:
-    """[B, P] token samples from the generator's [B, P, V] logits (or log-probabilities), never
+                        disallow_correct: bool = False) -> torch.Tensor:
+    """[B, P] token samples from the generator's [B, P, V] logits, never
     carrying a gradient. disallow_correct (official-code knob) forbids sampling the original token."""
     logits = gen_logits.detach()
     if disallow_correct:
         logits = logits.scatter(-1, labels.unsqueeze(-1), float("-inf"))
-    return sample_from_softmax(logits, temperature, log_normalized)
+    return sample_from_softmax(logits, temperature)
 
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -161,7 +161,7 @@ def reinforce_loss(logits: torch.Tensor, samples: torch.Tensor, advantage: torch
     the samples were drawn from); advantage [B, P] carries no gradient.
     logits [B, P, V], samples/advantage/weights [B, P]."""
     log_p_sample = -token_nll(logits, samples, temperature)
-    return -(advantage.detach() * log_p_sample * weights).sum() / weights.sum().clamp(min=1.0)
+    return -slot_mean(advantage.detach() * log_p_sample, weights)
 
 
 def rtd_metrics(logits: torch.Tensor, is_replaced: torch.Tensor, token_mask: torch.Tensor, loss) -> dict[str, Metric]:

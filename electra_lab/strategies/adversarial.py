@@ -73,7 +73,7 @@ class Strategy(StrategyBase):
         baseline_logit = models["baseline"](gather_positions(gen_hidden, masked.positions).detach()).squeeze(-1).float()
         baseline = -F.logsigmoid(baseline_logit)
         per_slot = F.binary_cross_entropy_with_logits(baseline_logit, torch.exp(-reward), reduction="none")
-        baseline_loss = (per_slot * masked.weights).sum() / masked.weights.sum().clamp(min=1.0)
+        baseline_loss = common.slot_mean(per_slot, masked.weights)
         advantage = (reward - baseline).detach()
         reinforce = common.reinforce_loss(gen_logits, samples, advantage, masked.weights, o.temperature)
 
