@@ -80,6 +80,6 @@ def test_installed_demo_and_study_configs_resolve_and_load(installed, tmp_path):
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert Path(found["experiments"]) == installed / "electra_lab" / "experiments"
-    assert found["demo"] == {"ELECTRA": "tiny-electra", "BERT-MLM": "tiny-mlm"} and found["variants"]
+    assert found["demo"] == {"ELECTRA": "demo-electra", "BERT-MLM": "demo-mlm"} and found["variants"]
     assert found["configs"] and all(Path(c).is_relative_to(installed) and Path(c).is_file() for c in found["configs"])
     assert all(Path(m).is_relative_to(installed) for m in found["modules"]), "imported from outside the install"
