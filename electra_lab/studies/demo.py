@@ -6,6 +6,7 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from electra_lab.experiment import load_config
@@ -14,6 +15,7 @@ from electra_lab.studies.jobs import Job, run_jobs
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
 from electra_lab.studies.shipped_configs import experiment_path
 from electra_lab.train.pretrain import prepare_data, run_pretraining
+from electra_lab.train.trainer import snapshot_folder
 
 DEMO_RUNS = {"ELECTRA": "pretrain/tiny_electra.yaml", "BERT-MLM": "pretrain/tiny_mlm.yaml"}  # shipped configs
 # The demo is one seed of the studies' protocol (experiments/studies/*.yaml): half the configs' 7.5e13-FLOP
@@ -62,27 +64,27 @@ def pretrain_jobs(configs: dict, overrides: list[str]) -> list[Job]:
     return jobs
 
 
-def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, parallel: bool = True,
-             finetune: bool = True, finetune_args: list[str] | None = None) -> dict:
+def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = None, finetune: bool = True,
+             finetune_args: list[str] | None = None) -> dict:
     started = time.time()
     info = provenance()  # before anything is written: the results folder is part of the checkout
     overrides = overrides or []
     configs = demo_configs(overrides)
-    if parallel:
-        # two single-threaded processes use 2 cores better than one 2-thread process after the
-        # other: tiny matmuls scale poorly across threads
-        first = next(iter(configs.values()))
-        prepare_data(first)  # build the shared corpus cache once
-        from electra_lab.tracking import Tracker
+    first = next(iter(configs.values()))
+    prepare_data(first)  # build the shared corpus cache once
+    from electra_lab.tracking import Tracker
 
-        Tracker(first.run.tracking_uri, first.run.experiment)  # create the store before two processes race to
-        # always launched: a finished run resumes, sees its budget spent and exits in seconds
-        run_jobs(pretrain_jobs(configs, overrides), workers=2)
+    Tracker(first.run.tracking_uri, first.run.experiment)  # create the store before two processes race to
+    # One job graph, two at a time: two single-threaded processes use 2 cores better than one 2-thread
+    # process after the other (tiny matmuls scale poorly across threads), and a run's points are
+    # fine-tuned as soon as that run is done, on the core the other run's longer pretraining leaves free.
+    # Pretraining is always launched: a finished run resumes, sees its budget spent and exits in seconds.
+    points = finetune_points(configs, [*DEMO_FINETUNE, *(finetune_args or [])]) if finetune else []
+    run_jobs([*pretrain_jobs(configs, overrides), *(point.job for point in points)], workers=2)
     summaries = {}
     for label, cfg in configs.items():
-        if parallel:
-            cfg.train.threads = 1  # the config the child ran and logged (MLflow refuses a changed param)
-        summaries[label] = run_pretraining(cfg)
+        cfg.train.threads = 1  # the config the child ran and logged (MLflow refuses a changed param)
+        summaries[label] = run_pretraining(cfg)  # resumes the finished run: its summary, nothing trained
     out = results_dir / "foundation"
     write_curves({label: Path(s["run_dir"]) for label, s in summaries.items()}, out)
     info["wall_seconds"] = round(time.time() - started)
@@ -96,49 +98,66 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
     )
     print(table)
     if finetune:
-        efficiency_study({label: Path(s["run_dir"]) for label, s in summaries.items()}, results_dir / "downstream",
-                         info, finetune_args)
+        write_efficiency(points, results_dir / "downstream", info, [*DEMO_FINETUNE, *(finetune_args or [])])
     return summaries
 
 
-def efficiency_study(run_dirs: dict[str, Path], out: Path, info: dict, extra_args: list[str] | None = None) -> None:
-    """Fine-tune every snapshot and final export, plus a random-init encoder, two at a time in
-    single-threaded processes; then the score-vs-FLOPs table and plot."""
-    import pandas as pd
+@dataclass
+class FinetunePoint:
+    """One checkpoint to fine-tune: its label for the table, and the job that writes `target`."""
 
-    from electra_lab.studies.efficiency import checkpoints_of, plot_efficiency
+    label: str
+    checkpoint: str
+    target: Path
+    job: Job
 
-    started = time.time()
-    out.mkdir(parents=True, exist_ok=True)
-    points = [(label, folder, []) for label, run_dir in run_dirs.items() for folder in checkpoints_of(run_dir)]
-    first = next(iter(run_dirs.values()))
-    points.append(("random init", first / "export", ["--random-init"]))
-    args = [*DEMO_FINETUNE, *(extra_args or [])]
+
+def finetune_points(configs: dict, args: list[str]) -> list[FinetunePoint]:
+    """Every snapshot and final export of each run, after that run's pretraining job, plus a
+    random-init encoder of the first run's shape after the first run."""
+    run_dirs = {label: Path(cfg.run.output_dir) / cfg.run.name for label, cfg in configs.items()}
+    first_label, first = next(iter(run_dirs.items()))
+    wanted = [(label, [*(snapshot_folder(run_dirs[label], f) for f in sorted(cfg.train.snapshot_fractions)),
+                       run_dirs[label] / "export"], [])
+              for label, cfg in configs.items()]
+    wanted.append((first_label, [first / "export"], ["--random-init"]))
     # finished points live beside the runs (not in results/, which a clone carries), keyed by the
     # fine-tuning arguments: a rerun resumes, a changed protocol starts afresh
     key = hashlib.sha256(json.dumps([str(first.resolve()), args]).encode()).hexdigest()[:12]
     point_dir = first.parent / "demo_finetune" / key
-    outputs, jobs = [], []
-    for i, (label, folder, flags) in enumerate(points):
-        target = point_dir / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
-        progress = point_dir / f"{i:02d}.progress.json"
-        outputs.append((label, folder.name, target))
-        jobs.append(Job(f"{label}:{folder.name}",
-                        [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
-                         "--out", str(target), "--progress", str(progress)],
-                        done_when=target, log=point_dir / f"{i:02d}.log", progress=progress))
-    run_jobs(jobs, workers=2)
+    points = []
+    for after, folders, flags in wanted:
+        for folder in folders:
+            i = len(points)
+            label = "random init" if flags else after
+            target = point_dir / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
+            progress = point_dir / f"{i:02d}.progress.json"
+            job = Job(f"{label}:{folder.name}",
+                      [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
+                       "--out", str(target), "--progress", str(progress)],
+                      done_when=target, after=[after], log=point_dir / f"{i:02d}.log", progress=progress)
+            points.append(FinetunePoint(label, folder.name, target, job))
+    return points
+
+
+def write_efficiency(points: list[FinetunePoint], out: Path, info: dict, args: list[str]) -> None:
+    """The score-vs-FLOPs table and plot of the fine-tuned points."""
+    import pandas as pd
+
+    from electra_lab.studies.efficiency import plot_efficiency
+
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for label, point, target in outputs:
-        payload = json.loads(target.read_text())
-        row = {"model": label, "checkpoint": "untrained" if payload["random_init"] else point,
+    for point in points:
+        payload = json.loads(point.target.read_text())
+        row = {"model": point.label, "checkpoint": "untrained" if payload["random_init"] else point.checkpoint,
                "pretrain_flops": payload["pretrain_flops"], "suite_score": payload["result"]["score"]}
         row.update({name: task["median"] for name, task in payload["result"]["tasks"].items()})
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "efficiency.csv", index=False)
     plot_efficiency(frame, out / "efficiency.png")
-    info = {**info, "finetune": " ".join(args), "finetune_wall_seconds": round(time.time() - started)}
+    info = {**info, "finetune": " ".join(args)}
     (out / "README.md").write_text(
         "# Compute efficiency: offline-suite score against pretraining FLOPs\n\n"
         "Each point fine-tunes one checkpoint (snapshots at fractions of the budget, and the final export) on "

@@ -110,6 +110,11 @@ class StepModule(nn.Module):
         return out.loss, out
 
 
+def snapshot_folder(run_dir: Path, fraction: float) -> Path:
+    """Where the encoder exported at a fraction of the budget goes (train.snapshot_fractions)."""
+    return run_dir / "snapshots" / f"frac_{fraction:.4f}"
+
+
 class Trainer:
     """Data parallel when `dist` is active: every rank trains its share of each step (see
     train.distributed); rank 0 alone evaluates, logs, checkpoints and exports."""
@@ -395,7 +400,7 @@ class Trainer:
             self.snapshots_done.append(frac)
             if not self.dist.is_main:
                 continue
-            folder = self.run_dir / "snapshots" / f"frac_{frac:.4f}"
+            folder = snapshot_folder(self.run_dir, frac)
             self.export(folder)
             (folder / "pretrain_flops.txt").write_text(f"{self.flops}\n{self.step}\n")
             (folder / "pretrain_flops_by_lookup.json").write_text(json.dumps(self.budget.flops_at(self.step)))

@@ -34,3 +34,23 @@ def test_the_callers_overrides_win_and_reach_the_child_processes():
         parent = configs[job.name]
         parent.train.threads, parent.train.progress = 1, False  # what the demo sets on both sides
         assert to_dict(child) == to_dict(parent)
+
+
+def test_each_runs_points_wait_for_that_run_only_and_are_the_checkpoints_it_writes(tmp_path):
+    from electra_lab.studies.demo import finetune_points
+    from electra_lab.train.trainer import snapshot_folder
+
+    configs = demo_configs([f"run.output_dir={tmp_path}", "train.snapshot_fractions=[0.25, 0.5]"])
+    points = finetune_points(configs, ["--seeds", "1"])
+    by_run = {}
+    for point in points:
+        assert point.job.after in (["ELECTRA"], ["BERT-MLM"]) and point.job.done_when == point.target
+        folder = point.job.command[point.job.command.index("finetune") + 1]
+        by_run.setdefault((point.label, tuple(point.job.after)), []).append(folder)
+    for label, cfg in configs.items():
+        run_dir = tmp_path / cfg.run.name
+        assert by_run[(label, (label,))] == [str(snapshot_folder(run_dir, 0.25)), str(snapshot_folder(run_dir, 0.5)),
+                                             str(run_dir / "export")]
+    electra_export = str(tmp_path / configs["ELECTRA"].run.name / "export")
+    assert by_run[("random init", ("ELECTRA",))] == [electra_export]  # the floor takes the first run's shape
+    assert len({point.target for point in points}) == len(points) == 7
