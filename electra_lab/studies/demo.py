@@ -22,8 +22,8 @@ DEMO_RUNS = {"ELECTRA": "pretrain/tiny_electra.yaml", "BERT-MLM": "pretrain/tiny
 # budget, as every study runs them, so that it fits 15 minutes on an AVX2-only 2-core laptop (fp32 there:
 # BERT-MLM's 2,106 steps at the full budget took 20 min alone). Its own run names keep it apart from an
 # `electra-lab pretrain` of the same config at the full budget, which it would otherwise try to resume.
-DEMO_OVERRIDES = {"ELECTRA": ["train.flops=3.75e13", "run.name=demo-electra"],
-                  "BERT-MLM": ["train.flops=3.75e13", "run.name=demo-mlm"]}
+DEMO_BUDGET = "train.flops=3.75e13"
+DEMO_RUN_NAMES = {"ELECTRA": "demo-electra", "BERT-MLM": "demo-mlm"}
 SUMMARY_KEYS = ["eval/disc_acc", "eval/disc_precision", "eval/disc_recall", "eval/replaced_frac", "eval/gen_acc",
                 "eval/gen_loss", "eval/mlm_acc", "eval/mlm_loss"]
 
@@ -48,7 +48,7 @@ def demo_configs(overrides: list[str] | None = None) -> dict:
 
 def run_overrides(label: str, overrides: list[str] | None) -> list[str]:
     """The demo's overrides for one run, then the caller's (which win)."""
-    return [*DEMO_OVERRIDES[label], *(overrides or [])]
+    return [DEMO_BUDGET, f"run.name={DEMO_RUN_NAMES[label]}", *(overrides or [])]
 
 
 def pretrain_jobs(configs: dict, overrides: list[str]) -> list[Job]:
@@ -79,7 +79,8 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
     # process after the other (tiny matmuls scale poorly across threads), and a run's points are
     # fine-tuned as soon as that run is done, on the core the other run's longer pretraining leaves free.
     # Pretraining is always launched: a finished run resumes, sees its budget spent and exits in seconds.
-    points = finetune_points(configs, [*DEMO_FINETUNE, *(finetune_args or [])]) if finetune else []
+    args = [*DEMO_FINETUNE, *(finetune_args or [])]
+    points = finetune_points(configs, args) if finetune else []
     run_jobs([*pretrain_jobs(configs, overrides), *(point.job for point in points)], workers=2)
     summaries = {}
     for label, cfg in configs.items():
@@ -98,7 +99,7 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
     )
     print(table)
     if finetune:
-        write_efficiency(points, results_dir / "downstream", info, [*DEMO_FINETUNE, *(finetune_args or [])])
+        write_efficiency(points, results_dir / "downstream", info, args)
     return summaries
 
 
@@ -117,26 +118,25 @@ def finetune_points(configs: dict, args: list[str]) -> list[FinetunePoint]:
     random-init encoder of the first run's shape after the first run."""
     run_dirs = {label: Path(cfg.run.output_dir) / cfg.run.name for label, cfg in configs.items()}
     first_label, first = next(iter(run_dirs.items()))
-    wanted = [(label, [*(snapshot_folder(run_dirs[label], f) for f in sorted(cfg.train.snapshot_fractions)),
-                       run_dirs[label] / "export"], [])
-              for label, cfg in configs.items()]
-    wanted.append((first_label, [first / "export"], ["--random-init"]))
+    # (table label, the pretraining job it waits for, checkpoint folder, extra flags)
+    wanted = [(label, label, folder, [])
+              for label, cfg in configs.items()
+              for folder in [*(snapshot_folder(run_dirs[label], f) for f in sorted(cfg.train.snapshot_fractions)),
+                             run_dirs[label] / "export"]]
+    wanted.append(("random init", first_label, first / "export", ["--random-init"]))
     # finished points live beside the runs (not in results/, which a clone carries), keyed by the
     # fine-tuning arguments: a rerun resumes, a changed protocol starts afresh
     key = hashlib.sha256(json.dumps([str(first.resolve()), args]).encode()).hexdigest()[:12]
     point_dir = first.parent / "demo_finetune" / key
     points = []
-    for after, folders, flags in wanted:
-        for folder in folders:
-            i = len(points)
-            label = "random init" if flags else after
-            target = point_dir / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
-            progress = point_dir / f"{i:02d}.progress.json"
-            job = Job(f"{label}:{folder.name}",
-                      [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
-                       "--out", str(target), "--progress", str(progress)],
-                      done_when=target, after=[after], log=point_dir / f"{i:02d}.log", progress=progress)
-            points.append(FinetunePoint(label, folder.name, target, job))
+    for i, (label, after, folder, flags) in enumerate(wanted):
+        target = point_dir / f"{i:02d}.json"  # resumable: a finished point is not fine-tuned again
+        progress = point_dir / f"{i:02d}.progress.json"
+        job = Job(f"{label}:{folder.name}",
+                  [sys.executable, "-m", "electra_lab.cli", "finetune", str(folder), *args, *flags,
+                   "--out", str(target), "--progress", str(progress)],
+                  done_when=target, after=[after], log=point_dir / f"{i:02d}.log", progress=progress)
+        points.append(FinetunePoint(label, folder.name, target, job))
     return points
 
 
