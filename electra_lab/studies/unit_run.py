@@ -91,7 +91,7 @@ def run_unit(study: Study, unit: Unit, tracking: bool = True, parent_run_id: str
         eval_parent = parent_run_id
     else:
         summary = run_pretraining(cfg, tracking=tracking)
-        pretrain = {k: summary[k] for k in ("steps", "pretrain_flops", "run_id", "wall_seconds")}
+        pretrain = {k: summary[k] for k in ("steps", "pretrain_flops", "run_id", "wall_seconds", "precision")}
         pretrain["heldout"] = summary.get("heldout", {})  # the end's held-out pretraining metrics
         snaps = {float(p.name.split("_")[1]): p for p in (run_dir / "snapshots").glob("frac_*")}
         folders = {f: snaps[f] for f in study.budget.fractions if f in snaps} | {1.0: run_dir / "export"}

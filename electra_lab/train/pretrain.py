@@ -147,6 +147,7 @@ def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, di
             "final": trainer.history[-1] if trainer.history else {},
             "heldout": final_heldout(trainer.history),
             "processes": dist.world,
+            "precision": str(trainer.dtype).replace("torch.", ""),  # auto resolves per machine
         }
         if not dist.is_main:
             status = "FINISHED"

@@ -34,8 +34,11 @@ def test_grid_nests_runs_writes_cells_and_the_report_matches_mlflow(study_env):
     cells = sorted(p.name for p in (study.results / "cells").glob("*.json"))
     assert cells == ["gen_fraction=0.5_s0.json", "gen_fraction=1_s0.json", "random-init_s0.json"]
     # each pretrained cell keeps its run's last held-out evaluation, entropy included
-    heldout = json.loads((study.results / "cells" / cells[0]).read_text())["pretrain"]["heldout"]
+    pretrain_cell = json.loads((study.results / "cells" / cells[0]).read_text())["pretrain"]
+    heldout = pretrain_cell["heldout"]
     assert heldout["step"] == 4 and {"gen_acc", "gen_entropy", "disc_auc"} <= set(heldout)
+    # "auto" resolves differently per machine, so the cell names the dtype its run used (fp32 here)
+    assert pretrain_cell["precision"] == "float32"
 
     runs = mlflow_runs(study.tracking_uri, study.key)
     parent = runs[runs["tags.kind"] == "study"]
