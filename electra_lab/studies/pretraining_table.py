@@ -25,6 +25,17 @@ def heldout_frame(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cell", "seed"] if not rows else None)
 
 
+def phase_switches(study: Study) -> dict[str, list[tuple[str, float]]]:
+    """Per cell, the phases that begin after its first step, as (phase, FLOPs spent before it),
+    from the first of its cell files that recorded them (every seed of a cell has the same budget)."""
+    switches: dict[str, list[tuple[str, float]]] = {}
+    for cell in readable_cells(study):
+        later = [(p["phase"], float(p["flops"])) for p in cell.get("pretrain", {}).get("phases", []) if p["step"] > 0]
+        if later and cell["cell"] not in switches:
+            switches[cell["cell"]] = later
+    return switches
+
+
 def pretraining_table(study: Study, metrics: list[str], order: list[str]) -> pd.DataFrame:
     """Cells (rows, in study order) x metrics: "mean ± std (n=seeds)" over the seeds that logged it."""
     frame = heldout_frame(study)

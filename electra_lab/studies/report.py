@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from electra_lab.studies.cost import study_cost
-from electra_lab.studies.pretraining_table import pretraining_table
+from electra_lab.studies.pretraining_table import phase_switches, pretraining_table
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
 from electra_lab.studies.recipe_selection import select_recipes
 from electra_lab.studies.spec import FLOOR, ReportItem, Study
@@ -94,7 +94,9 @@ def _numeric(values: pd.Series) -> pd.Series:
     return converted if converted.notna().all() else values
 
 
-def plot(stats: pd.DataFrame, item: ReportItem, png: Path, study: Study) -> None:
+def plot(stats: pd.DataFrame, item: ReportItem, png: Path, study: Study,
+         switches: dict[str, list[tuple[str, float]]] | None = None) -> None:
+    """switches: per cell, phases that begin mid-run (phase_switches), marked on a flops plot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,7 +113,7 @@ def plot(stats: pd.DataFrame, item: ReportItem, png: Path, study: Study) -> None
         if item.kind == "line":
             _line_plot(ax, final_rows(cells), item)
         else:
-            _flops_plot(ax, cells, item)
+            _flops_plot(ax, cells, item, switches or {})
         if len(floor):
             f = floor.iloc[0]
             ax.axhline(f["mean"], color="grey", linestyle="--", linewidth=1, label="random init (floor)")
@@ -144,13 +146,17 @@ def _line_plot(ax, rows: pd.DataFrame, item: ReportItem) -> None:
         ax.set_xscale("log")
 
 
-def _flops_plot(ax, rows: pd.DataFrame, item: ReportItem) -> None:
+def _flops_plot(ax, rows: pd.DataFrame, item: ReportItem, switches: dict[str, list[tuple[str, float]]]) -> None:
     line_col = f"axis.{item.lines}" if item.lines else "cell"
     key = line_col if line_col in rows else "cell"
     for label, group in rows.groupby(key):
         curve = group.groupby("fraction").agg(flops=("pretrain_flops", "mean"), mean=("mean", "mean"),
                                               std=("std", "mean")).sort_index()
-        ax.errorbar(curve["flops"], curve["mean"], yerr=curve["std"], marker="o", capsize=3, label=str(label))
+        drawn = ax.errorbar(curve["flops"], curve["mean"], yerr=curve["std"], marker="o", capsize=3, label=str(label))
+        marked = {(phase, flops) for cell in group["cell"].unique() for phase, flops in switches.get(cell, [])}
+        for phase, flops in sorted(marked, key=lambda m: m[1]):  # e.g. two-stage's switch to the discriminator
+            ax.axvline(flops, color=drawn[0].get_color(), linestyle=":", linewidth=1.2,
+                       label=f"{label}: {phase} phase from here")
     ax.set_xscale("log")
     ax.set_xlabel("pretraining FLOPs (official count, log scale)")
 
@@ -206,7 +212,7 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
             parts.append(f"## {title}\n\n{body}")
         else:
             png = out / f"{item.kind}_{i}.png"
-            plot(stats, item, png, study)
+            plot(stats, item, png, study, phase_switches(study))
             parts.append(f"## {title}\n\n![{title}]({png.name})\n")
     if not any(item.kind == "table" for item in items):
         parts.append("## All cells\n\n" + frame_markdown(table(stats, ReportItem(kind="table"), order)) + "\n")

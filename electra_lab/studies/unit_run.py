@@ -93,6 +93,7 @@ def run_unit(study: Study, unit: Unit, tracking: bool = True, parent_run_id: str
         summary = run_pretraining(cfg, tracking=tracking)
         pretrain = {k: summary[k] for k in ("steps", "pretrain_flops", "run_id", "wall_seconds", "precision")}
         pretrain["heldout"] = summary.get("heldout", {})  # the end's held-out pretraining metrics
+        pretrain["phases"] = summary.get("phases", [])  # e.g. where a two-stage run switched
         snaps = {float(p.name.split("_")[1]): p for p in (run_dir / "snapshots").glob("frac_*")}
         folders = {f: snaps[f] for f in study.budget.fractions if f in snaps} | {1.0: run_dir / "export"}
         missing = sorted(set(study.budget.fractions) - set(folders))

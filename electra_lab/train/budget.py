@@ -15,6 +15,7 @@ class Budget:
     flops_per_step: list[float] = field(repr=False, default_factory=list)
     # per-step FLOPs of the same steps under both lookup counts ("dense", "sparse")
     flops_per_step_by_lookup: dict[str, list[float]] = field(repr=False, default_factory=dict)
+    phase_starts: list[tuple[int, str]] = field(default_factory=list)  # (first step, phase name), in order
 
     @property
     def flops_by_lookup(self) -> dict[str, float]:
@@ -23,6 +24,12 @@ class Budget:
     def flops_at(self, step: int) -> dict[str, float]:
         """FLOPs spent by the end of `step` steps under each lookup count (for snapshots)."""
         return {k: float(sum(v[:step])) for k, v in self.flops_per_step_by_lookup.items()}
+
+    def phases(self) -> list[dict]:
+        """Each phase's first step and the FLOPs (chosen count) spent before it: where a two-stage
+        run's switch falls on a score-against-FLOPs plot."""
+        return [{"phase": name, "step": step, "flops": float(sum(self.flops_per_step[:step]))}
+                for step, name in self.phase_starts]
 
 
 def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
@@ -40,7 +47,17 @@ def resolve_budget(cfg: Config, strategy: Strategy) -> Budget:
     _set_total_steps(strategy, steps)
     both = {k: _per_step_under(strategy, k == "sparse", steps, t.batch_size) for k in ("dense", "sparse")}
     chosen = both["sparse" if strategy.ctx.sparse_embed_lookup else "dense"]  # the count train.flops_lookup names
-    return Budget(steps, float(sum(chosen)), chosen, both)
+    return Budget(steps, float(sum(chosen)), chosen, both, _phase_starts(strategy, steps))
+
+
+def _phase_starts(strategy: Strategy, steps: int) -> list[tuple[int, str]]:
+    starts, previous = [], None
+    for step in range(steps):
+        phase = strategy.phase(step)
+        if phase != previous:
+            starts.append((step, phase))
+            previous = phase
+    return starts
 
 
 def _per_step_under(strategy: Strategy, sparse: bool, steps: int, batch_size: int) -> list[float]:

@@ -148,6 +148,7 @@ def _run(cfg: Config, data: PreparedData | None, tracking: bool, on_snapshot, di
             "heldout": final_heldout(trainer.history),
             "processes": dist.world,
             "precision": str(trainer.dtype).replace("torch.", ""),  # auto resolves per machine
+            "phases": trainer.budget.phases(),
         }
         if not dist.is_main:
             status = "FINISHED"

@@ -81,6 +81,9 @@ def test_a_flops_budget_places_the_two_stage_switch_within_the_run(tiny_cfg, tin
     per_step = result.flops_per_step
     assert len(set(per_step[:switch])) == 1 and len(set(per_step[switch:])) == 1 and per_step[0] < per_step[-1]
     assert budget <= result.total_flops < budget + per_step[-1]
+    # the switch as a report marks it: its step and the FLOPs spent before it
+    assert result.phases() == [{"phase": "generator", "step": 0, "flops": 0.0},
+                               {"phase": "discriminator", "step": switch, "flops": sum(per_step[:switch])}]
 
 
 def test_a_steps_budget_sets_the_run_length_before_counting(tiny_cfg, tiny_tokenizer):

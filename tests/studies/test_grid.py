@@ -39,6 +39,7 @@ def test_grid_nests_runs_writes_cells_and_the_report_matches_mlflow(study_env):
     assert heldout["step"] == 4 and {"gen_acc", "gen_entropy", "disc_auc"} <= set(heldout)
     # "auto" resolves differently per machine, so the cell names the dtype its run used (fp32 here)
     assert pretrain_cell["precision"] == "float32"
+    assert [(p["phase"], p["step"], p["flops"]) for p in pretrain_cell["phases"]] == [("joint", 0, 0.0)]
 
     runs = mlflow_runs(study.tracking_uri, study.key)
     parent = runs[runs["tags.kind"] == "study"]
