@@ -16,7 +16,7 @@ from pathlib import Path
 
 from electra_lab.flops import TransformerShape, layer_flops
 from electra_lab.studies.jobs import Job, run_jobs
-from electra_lab.studies.spec import Study, Unit, load_study
+from electra_lab.studies.spec import Downstream, Study, Unit, load_study
 from electra_lab.studies.unit_run import cell_path, points, read_cell
 
 UNIT_ATTR = "unit"  # trial user attr naming the unit
@@ -140,6 +140,7 @@ def run_grid(study_path: str | Path, scale: str = "default", workers: int | None
     if dead:
         echo(f"[grid] {len(dead)} unit(s) whose worker died will run again (trials {dead})")
     selected = select(study.units(), only)
+    prepare_task_data(study.finetune)  # before any parent run or pretraining: a missing task fails here
     parent = None
     if tracking:
         parent = study_parent_run(study.tracking_uri, study.key, study.key,
@@ -171,6 +172,19 @@ def run_grid(study_path: str | Path, scale: str = "default", workers: int | None
                  f"{', '.join(u.id for u in elsewhere[:5])}")
             time.sleep(wait_seconds)
             fail_dead(ledger)
+
+
+def prepare_task_data(finetune: Downstream) -> None:
+    """Fetch and check every fine-tuning task's files once, before the workers start: a task whose
+    source cannot be had (a release gone from PyPI) stops the run in seconds, not after each unit's
+    pretraining."""
+    from electra_lab.tasks.base import LoadOptions, SplitCaps
+    from electra_lab.tasks.registry import suite_tasks
+
+    caps = SplitCaps(train=max(finetune.train_sizes), dev=finetune.dev, test=finetune.test)
+    glue_dir = Path(finetune.glue_dir) if finetune.glue_dir else None
+    for task in suite_tasks(finetune.suite, finetune.tasks):
+        task.load(LoadOptions(glue_dir=glue_dir, caps=caps))
 
 
 def prepare_shared_data(study: Study, units: list[Unit]) -> None:

@@ -204,6 +204,10 @@ def run_sweep(sweep_path: str | Path, scale: str = "default", trials: int | None
     study = optuna_study(sweep, storage_url)
     if not join:
         offer_slots(sweep, study, trials, echo)
+    if sweep.objective.measure != "pretrain":  # before any parent run or pretraining: a missing task fails here
+        from electra_lab.studies.grid import prepare_task_data
+
+        prepare_task_data(sweep.finetune)
     parent = None
     if tracking:
         parent = study_parent_run(sweep.tracking_uri, sweep.key, sweep.key, kind=SWEEP_KIND,

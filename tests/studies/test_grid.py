@@ -206,3 +206,15 @@ def test_a_grid_worker_runs_torch_on_the_studys_threads(study_env):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_task_whose_files_cannot_be_had_stops_the_grid_before_any_pretraining(study_env, tmp_path):
+    import shutil
+
+    path = study_env("g", axes=AXES)
+    shutil.rmtree(tmp_path / "glue" / "SST-2")  # the fine-tuning task's source is gone
+    done = cli("grid", str(path))
+    assert done.returncode != 0 and "SST-2" in done.stderr and "Traceback" not in done.stderr
+    # nothing was pretrained (before this check, each unit pretrained and then failed to fine-tune)
+    assert not list((tmp_path / "runs").rglob("summary.json")) and not list((tmp_path / "runs").rglob("*.pt"))
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))

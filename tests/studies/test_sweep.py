@@ -122,3 +122,19 @@ def test_a_worker_killed_mid_trial_leaves_the_sweep_usable(study_env, tmp_path):
     assert sorted(by_trial) == [0, 1, 2]
     assert by_trial[0]["status"] == "KILLED" and by_trial[0]["tags.failed_because"] == "its worker died"
     assert by_trial[1]["status"] == by_trial[2]["status"] == "FINISHED"
+
+
+@pytest.mark.parametrize("measure", ["finetune", "pretrain"])
+def test_a_fine_tuning_task_that_cannot_be_had_stops_a_finetune_sweep_before_any_trial(study_env, tmp_path, measure):
+    import shutil
+
+    objective = {"measure": measure, "metric": "eval/disc_loss", "direction": "minimize"} if measure == "pretrain" \
+        else {"measure": "finetune"}
+    path = write_sweep(study_env, "gone", objective=objective, trials=1, workers=1)
+    shutil.rmtree(tmp_path / "glue" / "SST-2")
+    done = cli("sweep", str(path))
+    if measure == "pretrain":  # a sweep that never fine-tunes does not need the task
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode != 0 and "SST-2" in done.stderr and "Traceback" not in done.stderr
+    assert not list((tmp_path / "runs").rglob("summary.json"))  # no trial pretrained

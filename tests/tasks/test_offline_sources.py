@@ -144,3 +144,73 @@ def test_bbc_reader_topics_and_latin1(tmp_path):
         bbc_news.read_articles(wheel)
     examples = bbc_news.bbc_examples(articles)
     assert [e.label for e in examples] == [bbc_news.TOPICS.index("business"), bbc_news.TOPICS.index("sports")]
+
+
+def _refuse_pypi(monkeypatch, calls=None):
+    import electra_lab.data.download as download
+
+    def refuse(name, version, **kw):
+        if calls is not None:
+            calls.append(name)
+        raise download.SourceUnavailable("No matching distribution found")
+
+    monkeypatch.setattr(download, "pypi_download", refuse)
+
+
+TASK_BYTES = b'{"examples": []}'
+
+
+@pytest.mark.parametrize("layout", ["checkout", "unpacked sdist", "archive"])
+def test_a_local_copy_named_in_the_environment_comes_before_pypi(tmp_path, monkeypatch, layout):
+    member = Member("pkg/tasks/t/task.json", sha256_bytes(TASK_BYTES))
+    if layout == "archive":
+        copy = tmp_path / "pkg-1.0.tar.gz"
+        copy.write_bytes(_tar_gz({"pkg-1.0/pkg/tasks/t/task.json": TASK_BYTES}))
+    else:
+        copy = tmp_path / "copy"
+        inside = copy / ("pkg-1.0" if layout == "unpacked sdist" else "") / member.path
+        inside.parent.mkdir(parents=True)
+        inside.write_bytes(TASK_BYTES)
+    calls = []
+    _refuse_pypi(monkeypatch, calls)
+    monkeypatch.setenv("ELECTRA_LAB_LOCALPKG_SOURCE", str(copy))
+    paths = package_files("localpkg", "pkg", "1.0", {"t.json": member})
+    assert paths["t.json"].read_bytes() == TASK_BYTES and calls == []
+
+
+def test_a_local_copy_with_other_content_is_refused_and_pypi_tried_next(tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    (copy / "pkg").mkdir(parents=True)
+    (copy / "pkg" / "t.json").write_bytes(b"edited")
+    calls = []
+    _refuse_pypi(monkeypatch, calls)
+    monkeypatch.setenv("ELECTRA_LAB_EDITED_SOURCE", str(copy))
+    with pytest.raises(TaskDataError) as caught:
+        package_files("edited", "pkg", "1.0", {"t.json": Member("pkg/t.json", sha256_bytes(TASK_BYTES))})
+    message = str(caught.value)
+    assert f"ELECTRA_LAB_EDITED_SOURCE={copy}" in message and "content changed" in message
+    assert "No matching distribution" in message and calls == ["pkg"]
+    assert not (tmp_path / "cache" / "tasks" / "edited" / "t.json").exists()
+
+
+def test_when_pypi_has_lost_the_release_the_published_url_is_used(tmp_path, monkeypatch):
+    published = tmp_path / "raw" / "task.json"
+    published.parent.mkdir()
+    published.write_bytes(TASK_BYTES)
+    _refuse_pypi(monkeypatch)
+    monkeypatch.delenv("ELECTRA_LAB_GONE_SOURCE", raising=False)
+    member = Member("pkg/t.json", sha256_bytes(TASK_BYTES), url=published.as_uri())
+    assert package_files("gone", "pkg", "1.0", {"t.json": member})["t.json"].read_bytes() == TASK_BYTES
+
+    published.write_bytes(b"changed upstream")
+    with pytest.raises(TaskDataError) as caught:
+        package_files("gone2", "pkg", "1.0", {"t.json": member})
+    message = str(caught.value)
+    # every home tried is named, and the way to supply a copy
+    assert "PyPI pkg==1.0" in message and "published URLs" in message and "content changed" in message
+    assert "set ELECTRA_LAB_GONE2_SOURCE" in message
+
+
+def test_the_bigbench_files_name_the_repository_as_their_second_home():
+    for member in bigbench.MEMBERS.values():
+        assert member.url == f"https://raw.githubusercontent.com/google/BIG-bench/main/{member.path}"

@@ -1,7 +1,10 @@
 """Three BIG-bench JSON tasks turned into fine-tuning examples.
 
 Source: PyPI sdist bigbench 1.0.0 (358 MB) -> bigbench/benchmark_tasks/<task>/task.json, each
-{"examples": [{"input": ..., "target_scores": {choice: 0/1}}]}.
+{"examples": [{"input": ..., "target_scores": {choice: 0/1}}]}. PyPI stopped serving that sdist in
+December 2026 (only 0.0.1, without the tasks, is listed); the same paths in the google/BIG-bench
+repository (a checkout named in ELECTRA_LAB_BIGBENCH_SOURCE, or its raw files) are the other homes,
+held to the same sha256 pins.
 Licence: the BIG-bench repository is Apache-2.0; the sdist's metadata states none, and these task
 files state no separate licence. Every file carries a canary asking that it never appear in
 training corpora: never pretrain on it (tasks.overlap.check_no_overlap enforces that).
@@ -26,16 +29,23 @@ from electra_lab.tasks.offline.sources import Member, TaskDataError, package_fil
 from electra_lab.tasks.splits import split_and_cap
 
 PACKAGE = ("bigbench", "1.0.0")
+REPOSITORY_RAW = "https://raw.githubusercontent.com/google/BIG-bench/main/"
+
+
+def _member(path: str, sha256: str) -> Member:
+    return Member(path, sha256, url=REPOSITORY_RAW + path)
+
+
 MEMBERS = {
-    "vitaminc_fact_verification.json": Member(
+    "vitaminc_fact_verification.json": _member(
         "bigbench/benchmark_tasks/vitaminc_fact_verification/task.json",
         "10f83da50374701fc7ce69162a7a167b14e1a86351201aa8bf14b56fa0a3214f",
     ),
-    "hyperbaton.json": Member(
+    "hyperbaton.json": _member(
         "bigbench/benchmark_tasks/hyperbaton/task.json",
         "8cd85fac8281210a1276a82fddd493a27b0484b84ddf65f0b4f9b4476d6233e2",
     ),
-    "winowhy.json": Member(
+    "winowhy.json": _member(
         "bigbench/benchmark_tasks/winowhy/task.json",
         "c36fa38ab146fd7cc60e9f4b7a34c979c5ffbcb4a6870302bf8d785fbe64d1f6",
     ),

