@@ -3,17 +3,19 @@
 The runner adds trial slots (WAITING trials) to the study in its Optuna storage and starts worker
 processes; each worker claims a slot (studies/ledger.py: never one trial twice, across machines),
 samples its parameters, pretrains, reports the intermediate measure at each snapshot fraction
-(the pruner may stop the trial there) and tells the objective. Every trial is an MLflow child run
-of the sweep's run. A trial whose worker died is marked failed on the next start and its slot is
-offered again, so the sweep still ends with the trials asked for.
+(the pruner may stop the trial there) and tells the objective: for fine-tuning and the probe a dev
+score, so the search never selects on test; the test score is kept beside it (TEST_SCORE). Every
+trial is an MLflow child run of the sweep's run. A trial whose worker died is marked failed on the
+next start and its slot is offered again, so the sweep still ends with the trials asked for.
 """
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from electra_lab.studies.jobs import Job, run_jobs
-from electra_lab.studies.sweep_spec import Measure, Sweep, load_sweep
+from electra_lab.studies.sweep_spec import TEST_SCORE, Measure, Sweep, load_sweep
 
 SLOT = "slot"  # user attr of a trial the runner offered
 SWEEP_KIND = "sweep"
@@ -30,8 +32,17 @@ def optuna_study(sweep: Sweep, storage_url: str | None):
                                pruner=sweep.make_pruner(), load_if_exists=True)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """value: what Optuna is told (for finetune and probe a dev score: a search never selects on
+    test); test: the test score of the same models, recorded to be reported (None for pretrain)."""
+
+    value: float
+    test: float | None = None
+
+
 def measure(sweep: Sweep, m: Measure, folder: Path, trainer=None, run_dir: Path | None = None,
-            log_under: str | None = None, label: str = "") -> float:
+            log_under: str | None = None, label: str = "") -> Measured:
     """The value of a measure for one checkpoint folder."""
     from electra_lab.tasks.base import SplitCaps
 
@@ -44,13 +55,14 @@ def measure(sweep: Sweep, m: Measure, folder: Path, trainer=None, run_dir: Path 
             from electra_lab.config import ConfigError
 
             raise ConfigError(f"{sweep.path}: metric {m.metric!r} was never logged by this strategy")
-        return float(values[-1])
+        return Measured(float(values[-1]))
     if m.measure == "probe":
         from electra_lab.tasks.probe import probe_suite
 
         caps = SplitCaps(train=ft.train_sizes[0], dev=ft.dev, test=ft.test)
-        return float(probe_suite(model_dir, ft.suite, ft.tasks, caps=caps, cpu_threads=sweep.threads,
-                                 glue_dir=Path(ft.glue_dir) if ft.glue_dir else None).score)
+        probed = probe_suite(model_dir, ft.suite, ft.tasks, caps=caps, cpu_threads=sweep.threads,
+                             glue_dir=Path(ft.glue_dir) if ft.glue_dir else None)
+        return Measured(float(probed.dev_score), float(probed.score))
     from electra_lab.tasks.finetune import finetune_options, finetune_suite
 
     options = finetune_options([*ft.options, f"caps={{train: {ft.train_sizes[0]}, dev: {ft.dev}, test: {ft.test}}}",
@@ -60,10 +72,12 @@ def measure(sweep: Sweep, m: Measure, folder: Path, trainer=None, run_dir: Path 
     if log_under:
         from electra_lab.studies.study_runs import log_evaluation
 
-        metrics = {"suite_score": result.score, **{f"{n}/median": t.median for n, t in result.tasks.items()}}
+        metrics = {"suite_score": result.score, "dev_suite_score": result.dev_score,
+                   **{f"{n}/median": t.median for n, t in result.tasks.items()},
+                   **{f"{n}/dev_median": t.dev_median for n, t in result.tasks.items()}}
         log_evaluation(sweep.tracking_uri, sweep.key, log_under, label, {"study": sweep.key},
                        {"finetune": vars(ft)}, metrics)
-    return float(result.score)
+    return Measured(float(result.dev_score), float(result.score))
 
 
 def _history(run_dir: Path) -> list[dict]:
@@ -89,7 +103,7 @@ def run_trial(sweep: Sweep, trial, parent_run_id: str | None, tracking: bool = T
     client_run = {}
 
     def on_snapshot(trainer, fraction: float, folder: Path) -> None:
-        value = measure(sweep, sweep.intermediate, folder, trainer=trainer)
+        value = measure(sweep, sweep.intermediate, folder, trainer=trainer).value
         step = round(100 * fraction)  # percent of the budget
         trial.report(value, step)
         if trainer.tracker is not None:
@@ -104,16 +118,20 @@ def run_trial(sweep: Sweep, trial, parent_run_id: str | None, tracking: bool = T
         if tracking and client_run:
             _tag(sweep, client_run["id"], {"pruned": "true"}, status="KILLED")
         raise
-    value = measure(sweep, sweep.objective, run_dir / "export", run_dir=run_dir,
+    final = measure(sweep, sweep.objective, run_dir / "export", run_dir=run_dir,
                     log_under=summary["run_id"], label=f"{name} final")
+    if final.test is not None:
+        trial.set_user_attr(TEST_SCORE, final.test)
     if tracking and summary["run_id"]:
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(sweep.tracking_uri)
-        client.log_metric(summary["run_id"], "objective", value, step=100)
+        client.log_metric(summary["run_id"], "objective", final.value, step=100)
+        if final.test is not None:
+            client.log_metric(summary["run_id"], TEST_SCORE, final.test, step=100)
         for key, v in values.items():
             client.set_tag(summary["run_id"], f"param.{key}", str(v))
-    return value
+    return final.value
 
 
 def _tag(sweep: Sweep, run_id: str, tags: dict, status: str | None = None) -> None:

@@ -6,7 +6,7 @@ import json
 import warnings
 
 from electra_lab.studies.provenance import frame_markdown, provenance, provenance_markdown
-from electra_lab.studies.sweep_spec import Sweep
+from electra_lab.studies.sweep_spec import TEST_SCORE, Sweep
 
 
 def write_sweep_report(sweep: Sweep, study, command: str | None = None) -> str:
@@ -32,9 +32,14 @@ def write_sweep_report(sweep: Sweep, study, command: str | None = None) -> str:
              provenance_markdown(provenance(command))]
     if complete:
         best = study.best_trial
+        test = best.user_attrs.get(TEST_SCORE)
         (out / "best_trial.json").write_text(json.dumps({"number": best.number, "value": best.value,
-                                                         "params": best.params}, indent=2) + "\n")
-        parts.append(f"## Best trial\n\ntrial {best.number}: {best.value:.4f} with {best.params}\n")
+                                                         TEST_SCORE: test, "params": best.params}, indent=2) + "\n")
+        if test is None:
+            parts.append(f"## Best trial\n\ntrial {best.number}: {best.value:.4f} with {best.params}\n")
+        else:  # chosen on dev; its test score is the one test number this sweep reports
+            parts.append(f"## Best trial (chosen on dev)\n\ntrial {best.number} with {best.params}: dev "
+                         f"{best.value:.4f} (the objective), test {test:.4f} (reported for this trial only)\n")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optuna.visualization.matplotlib is marked experimental
             for name, draw in (("optimization_history", optuna.visualization.matplotlib.plot_optimization_history),

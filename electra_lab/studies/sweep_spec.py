@@ -6,8 +6,9 @@
     params:
       model.gen_fraction: {type: float, low: 0.125, high: 1.0, log: true}
       strategy.temperature: {type: categorical, choices: [1.0, 2.0]}
-    objective: {measure: finetune}                # finetune (suite score) | probe (frozen-encoder
-                                                  # proxy) | pretrain (a logged metric, e.g. eval/disc_loss)
+    objective: {measure: finetune}                # finetune (dev suite score; test kept beside it) | probe
+                                                  # (frozen-encoder proxy, dev) | pretrain (a logged metric,
+                                                  # e.g. eval/disc_loss)
     intermediate: probe                           # what is reported at each snapshot (default: the objective's)
     pruner: {name: median, n_startup_trials: 2}   # any optuna.pruners class by short name, with its arguments
     sampler: {name: tpe, seed: 0}
@@ -26,6 +27,7 @@ from electra_lab.studies.shipped_configs import experiment_path
 from electra_lab.studies.spec import Budget, Downstream, check_plain_keys, check_tasks, read_study_tree, with_scale
 
 MEASURES = ("finetune", "probe", "pretrain")
+TEST_SCORE = "test_score"  # user attr (and MLflow metric) of a trial: its test score, reported, never selected on
 PRUNERS = {"none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
            "successive_halving": "SuccessiveHalvingPruner", "hyperband": "HyperbandPruner",
            "threshold": "ThresholdPruner", "patient": "PatientPruner", "wilcoxon": "WilcoxonPruner"}

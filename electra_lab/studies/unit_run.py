@@ -137,7 +137,7 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
     flops = 0.0 if unit.is_floor else (_flops_near(model_dir) or 0.0)
     by_lookup = {"dense": 0.0, "sparse": 0.0} if unit.is_floor else flops_by_lookup_near(model_dir)
     tasks = {name: {"metric": t.metric, "split": t.report_split, "scores": t.scores, "median": t.median,
-                    "std": t.std, "dev_scores": dev_scores(t), "dev_median": statistics.median(dev_scores(t))}
+                    "std": t.std, "dev_scores": t.dev_scores, "dev_median": t.dev_median}
              for name, t in result.tasks.items()}
     row = {"fraction": point.fraction, "train_size": point.train_size, "recipe": point.recipe,
            "pretrain_flops": flops, "suite_score": result.score,
@@ -148,11 +148,6 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
         row["run_id"] = log_evaluation_row(study, unit, row, parent_run_id)
     write_json_atomically(done, row)
     return row
-
-
-def dev_scores(task) -> list[float]:
-    """Each seed's dev score at the epoch that was reported (the best on dev)."""
-    return [r.dev_by_epoch[r.best_epoch - 1] if r.dev_by_epoch else float("nan") for r in task.runs]
 
 
 def evaluation_name(cell: str, seed: int, fraction: float, train_size: int, recipe: str = "") -> str:

@@ -51,6 +51,15 @@ class TaskResult:
     def std(self) -> float:
         return statistics.stdev(self.scores) if len(self.runs) > 1 else 0.0
 
+    @property
+    def dev_scores(self) -> list[float]:
+        """Each seed's dev score at the epoch it reported (the best on dev; nan where none was kept)."""
+        return [r.dev_by_epoch[r.best_epoch - 1] if r.dev_by_epoch else float("nan") for r in self.runs]
+
+    @property
+    def dev_median(self) -> float:
+        return float(statistics.median(self.dev_scores))
+
 
 @dataclass
 class SuiteResult:
@@ -66,6 +75,12 @@ class SuiteResult:
         """Mean over tasks of the median-over-seeds headline metric (for GLUE: the GLUE score
         when all eight tasks ran)."""
         return sum(t.median for t in self.tasks.values()) / len(self.tasks)
+
+    @property
+    def dev_score(self) -> float:
+        """score's counterpart on dev: the mean over tasks of the median over seeds of each seed's
+        dev score at its chosen epoch. What a search may select on; `score` is reported, never chosen by."""
+        return sum(t.dev_median for t in self.tasks.values()) / len(self.tasks)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (task, seed), one column per metric."""

@@ -138,3 +138,28 @@ def test_a_fine_tuning_task_that_cannot_be_had_stops_a_finetune_sweep_before_any
         return
     assert done.returncode != 0 and "SST-2" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "runs").rglob("summary.json"))  # no trial pretrained
+
+
+def test_a_finetune_objective_tells_optuna_the_dev_score_and_keeps_test_beside_it(study_env, monkeypatch):
+    import electra_lab.tasks.finetune as finetune
+    from electra_lab.studies.sweep import measure
+    from electra_lab.studies.sweep_report import write_sweep_report
+    from electra_lab.studies.sweep_spec import TEST_SCORE
+    from electra_lab.tasks.results import SeedResult, SuiteResult, TaskResult
+
+    run = SeedResult(task="sst2", seed=0, metric="accuracy", score=0.25, metrics={}, report_split="test",
+                     dev_by_epoch=[0.5, 0.75], best_epoch=2, train_examples=16, seconds=0.0)
+    suite = SuiteResult("glue", "m", False, {"sst2": TaskResult("sst2", "accuracy", "test", runs=[run])})
+    monkeypatch.setattr(finetune, "finetune_suite", lambda *a, **k: suite)
+    sweep = load_sweep(write_sweep(study_env, "dev", objective={"measure": "finetune"}))
+    measured = measure(sweep, sweep.objective, study_env("unused").parent)
+    assert (measured.value, measured.test) == (0.75, 0.25)
+
+    study = optuna.create_study(direction="maximize")
+    for dev, test in ((0.75, 0.25), (0.5, 0.9)):  # the best on test is not the best on dev
+        trial = study.ask()
+        trial.suggest_float("model.gen_fraction", 0.1, 1.0)
+        trial.set_user_attr(TEST_SCORE, test)
+        study.tell(trial, dev)
+    text = write_sweep_report(sweep, study)
+    assert "dev 0.7500 (the objective), test 0.2500" in text and "0.9000" not in text
