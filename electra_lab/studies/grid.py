@@ -17,7 +17,7 @@ from pathlib import Path
 from electra_lab.flops import TransformerShape, layer_flops
 from electra_lab.studies.jobs import Job, run_jobs
 from electra_lab.studies.spec import Downstream, Study, Unit, load_study
-from electra_lab.studies.unit_run import cell_path, points, read_cell
+from electra_lab.studies.unit_run import cell_path, points, read_cell, readable_cells
 
 UNIT_ATTR = "unit"  # trial user attr naming the unit
 TAKEN_ELSEWHERE = 75  # a worker's exit code when another worker holds (or finished) its unit
@@ -205,34 +205,56 @@ def prepare_shared_data_for(configs: list) -> None:
 
 def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | None = None,
             workers: int | None = None, sets: list[str] | None = None) -> str:
-    """The cells with their pretraining FLOPs and steps, and an estimated wall time."""
+    """The cells with their pretraining FLOPs and steps, an estimated wall time per unit, what the
+    finished units of each cell took (from their cell files), and the wall time left to run."""
     from electra_lab.flops import format_flops
     from electra_lab.train.config_flops import config_flops
 
     study = load_study(study_path, scale, sets)
     workers = workers or study.workers
     units = select(study.units(), only)
+    measured = finished_unit_seconds(study)
     lines = [f"study {study.key}: {len({u.cell.name for u in units})} cells x {len(study.seeds)} seeds = "
              f"{len(units)} units; {len(study.budget.points())} budget points x "
              f"{len(study.finetune.train_sizes)} sizes x {max(1, len(study.finetune.recipes))} fine-tuning recipes x "
              f"{study.finetune.seeds_text()} fine-tuning seeds each",
-             f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8}"]
-    total_s = 0.0
+             f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8} {'done':>5} {'took min':>8}"]
+    rows = []
     for cell in dict.fromkeys(u.cell.name for u in units):
         unit = next(u for u in units if u.cell.name == cell)
-        n = sum(1 for u in units if u.cell.name == cell)
+        mine = [u for u in units if u.cell.name == cell]
         if unit.is_floor:
             flops, steps = 0.0, 0
         else:
             info = config_flops(study.config(unit))
             flops, steps = info["pretrain_flops"], info["steps"]
-        seconds = estimate_unit_seconds(study, unit, flops)
+        rows.append((cell, flops, steps, estimate_unit_seconds(study, unit, flops), len(mine),
+                     [measured[u.id] for u in mine if u.id in measured]))
+    # the estimate's rates are one machine's: scale it by what the finished units took against it here
+    estimated_done = sum(seconds * len(took) for *_, seconds, _, took in rows)
+    calibration = sum(sum(took) for *_, took in rows) / estimated_done if estimated_done else 1.0
+    total_s = left_s = 0.0
+    for cell, flops, steps, seconds, n, took in rows:
+        per_unit = sum(took) / len(took) if took else seconds * calibration
         total_s += seconds * n
-        lines.append(f"{cell:<44} {format_flops(flops):>9} {steps:>7} {seconds / 60:>8.1f}")
+        left_s += per_unit * (n - len(took))
+        took_text = f"{sum(took) / len(took) / 60:>8.1f}" if took else f"{'-':>8}"
+        lines.append(f"{cell:<44} {format_flops(flops):>9} {steps:>7} {seconds / 60:>8.1f} "
+                     f"{f'{len(took)}/{n}':>5} {took_text}")
     lines.append(f"estimated wall time: {total_s / 60 / workers:.0f} min on {workers} workers "
                  f"({total_s / 3600:.1f} core-hours; pretraining at {CPU_FLOPS_PER_S:.1e} FLOP/s per core, "
                  f"fine-tuning per task x seed as benchmarked in results/bench, scaled by encoder size)")
+    done = sum(1 for u in units if u.id in measured)
+    lines.append(f"left to run: {len(units) - done} of {len(units)} units, about {left_s / 60 / workers:.0f} min on "
+                 f"{workers} workers (a cell with finished units at their mean wall time, the others at the "
+                 f"estimate x {calibration:.2f}, what the finished units took against it)")
     return "\n".join(lines)
+
+
+def finished_unit_seconds(study: Study) -> dict[str, float]:
+    """unit id -> the wall seconds of the invocation that finished it, from the study's cell files."""
+    return {cell["unit"]: float(cell["wall_seconds_this_invocation"]) for cell in readable_cells(study)
+            if "wall_seconds_this_invocation" in cell}
 
 
 # Rough single-core rates for a dry run's estimate only. Pretraining: the demo's 7.5e13 FLOPs in ~6 min

@@ -88,6 +88,31 @@ def test_dry_run_lists_cells_with_flops_and_an_estimate(study_env):
     assert "3 units" in text
 
 
+def test_dry_run_counts_finished_units_and_sizes_what_is_left_by_what_they_took(study_env):
+    from electra_lab.studies.unit_run import CELL_FORMAT
+
+    path = study_env("d", axes=AXES, seeds=[0, 1])
+    study = load_study(path)
+    from electra_lab.train.config_flops import config_flops
+
+    estimate = {u.cell.name: estimate_unit_seconds(study, u, 0.0 if u.is_floor else
+                                                   config_flops(study.config(u))["pretrain_flops"]) / 60
+                for u in study.units()}
+    (study.results / "cells").mkdir(parents=True)
+    for seed, minutes in ((0, 3.0), (1, 5.0)):  # both seeds of one cell finished, at 4 min on average
+        unit = f"gen_fraction=0.5_s{seed}"
+        (study.results / "cells" / f"{unit}.json").write_text(json.dumps(
+            {"format": CELL_FORMAT, "unit": unit, "cell": "gen_fraction=0.5", "seed": seed,
+             "wall_seconds_this_invocation": 60 * minutes}))
+    text = dry_run(path, workers=1)
+    row = next(line for line in text.splitlines() if line.startswith("gen_fraction=0.5 "))
+    assert row.split()[-2:] == ["2/2", "4.0"]
+    calibration = 4.0 / estimate["gen_fraction=0.5"]
+    left = 2 * estimate["gen_fraction=1"] * calibration + 2 * estimate["random-init"] * calibration
+    assert f"left to run: 4 of 6 units, about {left:.0f} min on 1 workers" in text
+    assert f"estimate x {calibration:.2f}" in text
+
+
 def test_the_estimate_charges_fine_tuning_by_task_and_encoder_size(study_env):
     bench = ["model.layers=4", "model.hidden=128", "model.heads=2", "model.ffn=512", "model.embedding_size=128"]
     axes = {"width": {"bench": bench, "wide": [*bench, "model.hidden=256", "model.embedding_size=256"]}}
