@@ -140,7 +140,8 @@ def run_grid(study_path: str | Path, scale: str = "default", workers: int | None
     if dead:
         echo(f"[grid] {len(dead)} unit(s) whose worker died will run again (trials {dead})")
     selected = select(study.units(), only)
-    prepare_task_data(study.finetune)  # before any parent run or pretraining: a missing task fails here
+    if any(s.state == "todo" for s in unit_states(study, ledger) if s.unit in selected):
+        prepare_task_data(study.finetune)  # before any parent run or pretraining: a missing task fails here
     parent = None
     if tracking:
         parent = study_parent_run(study.tracking_uri, study.key, study.key,

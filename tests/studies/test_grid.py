@@ -81,6 +81,13 @@ def test_grid_nests_runs_writes_cells_and_the_report_matches_mlflow(study_env):
     assert pd.read_csv(study.results / "summary.csv")[["cell", "fraction", "score", "mean"]].equals(
         summary[["cell", "fraction", "score", "mean"]])
 
+    # a finished study's grid needs no task data: it only says so
+    import shutil
+
+    shutil.rmtree(path.parent / "glue" / "SST-2")
+    again = cli("grid", str(path))
+    assert again.returncode == 0 and "all 3 units done" in again.stderr, again.stderr
+
 
 def test_dry_run_lists_cells_with_flops_and_an_estimate(study_env):
     text = dry_run(study_env("d", axes=AXES))
