@@ -34,7 +34,8 @@ SUMMARY_KEYS = ["eval/disc_acc", "eval/disc_precision", "eval/disc_recall", "eva
 # a point's fine-tuning cost (results/bench/finetune-cost-cpu.md). An earlier slice (400 examples,
 # 3 epochs = 39 updates) left every encoder, random init included, at chance. `electra-lab finetune RUN
 # --seeds 5` gives the whole suite at full size.
-DEMO_FINETUNE = ["--seeds", "1", "--tasks", "movie_polarity", "hyperbaton",
+DEMO_TASKS = ["movie_polarity", "hyperbaton"]
+DEMO_FINETUNE = ["--seeds", "1", "--tasks", *DEMO_TASKS,
                  "--set", "caps={train: 1000, dev: 500, test: 1000}", "min_updates=200", "max_dev_evals=8",
                  "cpu_threads=1"]
 
@@ -71,6 +72,10 @@ def run_demo(results_dir: Path = Path("results"), overrides: list[str] | None = 
     overrides = overrides or []
     configs = demo_configs(overrides)
     first = next(iter(configs.values()))
+    if finetune and "--tasks" not in (finetune_args or []):  # a task that cannot be had fails before pretraining
+        from electra_lab.tasks.registry import fetch_suite
+
+        fetch_suite("offline", DEMO_TASKS)
     prepare_data(first)  # build the shared corpus cache once
     from electra_lab.tracking import Tracker
 

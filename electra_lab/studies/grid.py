@@ -176,16 +176,11 @@ def run_grid(study_path: str | Path, scale: str = "default", workers: int | None
 
 
 def prepare_task_data(finetune: Downstream) -> None:
-    """Fetch and check every fine-tuning task's files once, before the workers start: a task whose
-    source cannot be had (a release gone from PyPI) stops the run in seconds, not after each unit's
-    pretraining."""
-    from electra_lab.tasks.base import LoadOptions, SplitCaps
-    from electra_lab.tasks.registry import suite_tasks
+    """Fetch and check every fine-tuning task's files once, before the workers start (a task whose
+    source cannot be had, e.g. a release gone from PyPI, stops the run before any pretraining)."""
+    from electra_lab.tasks.registry import fetch_suite
 
-    caps = SplitCaps(train=max(finetune.train_sizes), dev=finetune.dev, test=finetune.test)
-    glue_dir = Path(finetune.glue_dir) if finetune.glue_dir else None
-    for task in suite_tasks(finetune.suite, finetune.tasks):
-        task.load(LoadOptions(glue_dir=glue_dir, caps=caps))
+    fetch_suite(finetune.suite, finetune.tasks, Path(finetune.glue_dir) if finetune.glue_dir else None)
 
 
 def prepare_shared_data(study: Study, units: list[Unit]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from electra_lab.errors import ElectraLabError
 from electra_lab.tasks.base import LoadOptions, Splits, Task
@@ -42,3 +43,10 @@ def suite_tasks(suite: str, tasks: Iterable[str | Task] | None = None) -> list[T
 
 def load_task(name: str | Task, options: LoadOptions | None = None) -> Splits:
     return get_task(name).load(options)
+
+
+def fetch_suite(suite: str, tasks: Iterable[str | Task] | None = None, glue_dir: Path | None = None) -> None:
+    """Load each task of the suite (or the named ones) once, so its files are fetched and checked:
+    what a long run calls before it pretrains, so a task that cannot be had stops it in seconds."""
+    for task in suite_tasks(suite, tasks):
+        task.load(LoadOptions(glue_dir=glue_dir))

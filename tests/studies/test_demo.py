@@ -54,3 +54,23 @@ def test_each_runs_points_wait_for_that_run_only_and_are_the_checkpoints_it_writ
     electra_export = str(tmp_path / configs["ELECTRA"].run.name / "export")
     assert by_run[("random init", ("ELECTRA",))] == [electra_export]  # the floor takes the first run's shape
     assert len({point.target for point in points}) == len(points) == 7
+
+
+def test_a_task_that_cannot_be_had_stops_the_demo_before_it_pretrains(tmp_path, monkeypatch):
+    import pytest
+
+    import electra_lab.studies.demo as demo
+    import electra_lab.tasks.registry as registry
+    from electra_lab.tasks.offline.sources import TaskDataError
+
+    asked, pretrained = [], []
+
+    def gone(suite, tasks=None, glue_dir=None):
+        asked.append((suite, list(tasks)))
+        raise TaskDataError("cannot get the task files ['hyperbaton.json']")
+
+    monkeypatch.setattr(registry, "fetch_suite", gone)
+    monkeypatch.setattr(demo, "prepare_data", lambda cfg: pretrained.append(cfg))
+    with pytest.raises(TaskDataError, match="hyperbaton"):
+        demo.run_demo(tmp_path / "results", [f"run.output_dir={tmp_path / 'runs'}"])
+    assert asked == [("offline", demo.DEMO_TASKS)] and pretrained == [] and not (tmp_path / "runs").exists()
