@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes side by side (default: the file's)")
     p.add_argument("--dry-run", action="store_true", help="print the cells, their FLOPs and an estimated wall time")
     p.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (names, or unit ids CELL_sSEED)")
+    p.add_argument("--hours", type=float, metavar="H",
+                   help="start no unit not expected to finish within H hours (its expected time as --dry-run gives "
+                        "it); running units finish, the rest wait for a rerun (a session's or a job's time limit)")
     p.add_argument("--storage", help="Optuna storage holding the claims: a journal file (default optuna.journal "
                                      "here) or an RDB URL such as postgresql://... shared by several machines")
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow (cell files only)")
@@ -238,7 +241,7 @@ def cmd_grid(args) -> int:
         print(dry_run(args.study, args.scale, args.only, args.workers, args.set))
         return 0
     states = run_grid(args.study, args.scale, args.workers, args.only, args.storage, tracking=not args.no_tracking,
-                      sets=args.set)
+                      sets=args.set, hours=args.hours)
     print(f"{sum(s.state == 'done' for s in states)}/{len(states)} units done")
     return 0
 

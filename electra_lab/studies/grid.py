@@ -126,9 +126,12 @@ def worker_command(study_path: Path, scale: str, unit: Unit, storage_url: str | 
 
 def run_grid(study_path: str | Path, scale: str = "default", workers: int | None = None, only: list[str] | None = None,
              storage_url: str | None = None, tracking: bool = True, poll_seconds: float = 1.0,
-             wait_seconds: float = 10.0, echo=None, sets: list[str] | None = None) -> list[UnitState]:
+             wait_seconds: float = 10.0, echo=None, sets: list[str] | None = None,
+             hours: float | None = None) -> list[UnitState]:
     """Run every unfinished selected unit; returns the final states. Units held by workers of other
-    runners are waited for (their cell files appear here only if they share this folder)."""
+    runners are waited for (their cell files appear here only if they share this folder).
+    hours: start no unit that is not expected to finish within this many hours of now (its
+    expected wall time as the dry run gives it); the running ones finish, the rest wait for a rerun."""
     from electra_lab.studies.ledger import fail_dead
     from electra_lab.studies.study_runs import set_status, study_parent_run
 
@@ -150,6 +153,11 @@ def run_grid(study_path: str | Path, scale: str = "default", workers: int | None
                                           "finetune": vars(study.finetune)})
         set_status(study.tracking_uri, parent, "RUNNING")
     prepare_shared_data(study, selected)
+    start_by, expected = None, {}
+    if hours is not None:
+        start_by = time.time() + 3600 * hours
+        plans, calibration = cell_plans(study, selected)
+        expected = {u.id: p.expected_s(calibration) for p in plans for u in p.units}
     while True:
         states = [s for s in unit_states(study, ledger) if s.unit in selected]
         todo = [s.unit for s in states if s.state == "todo"]
@@ -164,10 +172,15 @@ def run_grid(study_path: str | Path, scale: str = "default", workers: int | None
             offer(ledger, [u.id for u in todo])
             jobs = [Job(u.id, worker_command(Path(study_path), scale, u, storage_url, parent, tracking, sets),
                         done_when=None, log=study.runs_dir / u.id / "worker.log",
-                        progress=study.runs_dir / u.id / "progress.json", ok_codes=(TAKEN_ELSEWHERE,))
+                        progress=study.runs_dir / u.id / "progress.json", ok_codes=(TAKEN_ELSEWHERE,),
+                        expected_seconds=expected.get(u.id, 0.0))
                     for u in todo]
-            run_jobs(jobs, workers=workers, poll_seconds=poll_seconds, echo=echo,
-                     overall=(f"{study.key}", done, len(states)))
+            left = run_jobs(jobs, workers=workers, poll_seconds=poll_seconds, echo=echo,
+                            overall=(f"{study.key}", done, len(states)), start_by=start_by)
+            if left:
+                echo(f"[grid] {study.key}: {len(left)} unit(s) would not finish within {hours:g} h and were not "
+                     "started; rerun to run them")
+                return [s for s in unit_states(study, ledger) if s.unit in selected]
         else:
             echo(f"[grid] waiting for {len(elsewhere)} unit(s) held by other workers: "
                  f"{', '.join(u.id for u in elsewhere[:5])}")
@@ -199,48 +212,67 @@ def prepare_shared_data_for(configs: list) -> None:
             prepare_data(cfg)
 
 
+@dataclass
+class CellPlan:
+    """One cell of a dry run: its cost, the estimate per unit, its units and what its finished ones took."""
+
+    cell: str
+    flops: float
+    steps: int
+    estimate_s: float
+    units: list[Unit]
+    took: list[float]  # wall seconds of each finished unit
+
+    def expected_s(self, calibration: float) -> float:
+        """A unit's expected wall time: what this cell's finished units took, else the calibrated estimate."""
+        return sum(self.took) / len(self.took) if self.took else self.estimate_s * calibration
+
+
+def cell_plans(study: Study, units: list[Unit]) -> tuple[list[CellPlan], float]:
+    """Each cell's plan, and the calibration: what the finished units took against their estimate
+    (the estimate's rates are one machine's)."""
+    from electra_lab.train.config_flops import config_flops
+
+    measured = finished_unit_seconds(study)
+    plans = []
+    for cell in dict.fromkeys(u.cell.name for u in units):
+        mine = [u for u in units if u.cell.name == cell]
+        if mine[0].is_floor:
+            flops, steps = 0.0, 0
+        else:
+            info = config_flops(study.config(mine[0]))
+            flops, steps = info["pretrain_flops"], info["steps"]
+        plans.append(CellPlan(cell, flops, steps, estimate_unit_seconds(study, mine[0], flops), mine,
+                              [measured[u.id] for u in mine if u.id in measured]))
+    estimated_done = sum(p.estimate_s * len(p.took) for p in plans)
+    return plans, (sum(sum(p.took) for p in plans) / estimated_done if estimated_done else 1.0)
+
+
 def dry_run(study_path: str | Path, scale: str = "default", only: list[str] | None = None,
             workers: int | None = None, sets: list[str] | None = None) -> str:
     """The cells with their pretraining FLOPs and steps, an estimated wall time per unit, what the
     finished units of each cell took (from their cell files), and the wall time left to run."""
     from electra_lab.flops import format_flops
-    from electra_lab.train.config_flops import config_flops
 
     study = load_study(study_path, scale, sets)
     workers = workers or study.workers
     units = select(study.units(), only)
-    measured = finished_unit_seconds(study)
-    lines = [f"study {study.key}: {len({u.cell.name for u in units})} cells x {len(study.seeds)} seeds = "
+    plans, calibration = cell_plans(study, units)
+    lines = [f"study {study.key}: {len(plans)} cells x {len(study.seeds)} seeds = "
              f"{len(units)} units; {len(study.budget.points())} budget points x "
              f"{len(study.finetune.train_sizes)} sizes x {max(1, len(study.finetune.recipes))} fine-tuning recipes x "
              f"{study.finetune.seeds_text()} fine-tuning seeds each",
              f"{'cell':<44} {'FLOPs':>9} {'steps':>7} {'est. min':>8} {'done':>5} {'took min':>8}"]
-    rows = []
-    for cell in dict.fromkeys(u.cell.name for u in units):
-        unit = next(u for u in units if u.cell.name == cell)
-        mine = [u for u in units if u.cell.name == cell]
-        if unit.is_floor:
-            flops, steps = 0.0, 0
-        else:
-            info = config_flops(study.config(unit))
-            flops, steps = info["pretrain_flops"], info["steps"]
-        rows.append((cell, flops, steps, estimate_unit_seconds(study, unit, flops), len(mine),
-                     [measured[u.id] for u in mine if u.id in measured]))
-    # the estimate's rates are one machine's: scale it by what the finished units took against it here
-    estimated_done = sum(seconds * len(took) for *_, seconds, _, took in rows)
-    calibration = sum(sum(took) for *_, took in rows) / estimated_done if estimated_done else 1.0
-    total_s = left_s = 0.0
-    for cell, flops, steps, seconds, n, took in rows:
-        per_unit = sum(took) / len(took) if took else seconds * calibration
-        total_s += seconds * n
-        left_s += per_unit * (n - len(took))
-        took_text = f"{sum(took) / len(took) / 60:>8.1f}" if took else f"{'-':>8}"
-        lines.append(f"{cell:<44} {format_flops(flops):>9} {steps:>7} {seconds / 60:>8.1f} "
-                     f"{f'{len(took)}/{n}':>5} {took_text}")
+    for p in plans:
+        took_text = f"{p.expected_s(calibration) / 60:>8.1f}" if p.took else f"{'-':>8}"
+        lines.append(f"{p.cell:<44} {format_flops(p.flops):>9} {p.steps:>7} {p.estimate_s / 60:>8.1f} "
+                     f"{f'{len(p.took)}/{len(p.units)}':>5} {took_text}")
+    total_s = sum(p.estimate_s * len(p.units) for p in plans)
+    left_s = sum(p.expected_s(calibration) * (len(p.units) - len(p.took)) for p in plans)
+    done = sum(len(p.took) for p in plans)
     lines.append(f"estimated wall time: {total_s / 60 / workers:.0f} min on {workers} workers "
                  f"({total_s / 3600:.1f} core-hours; pretraining at {CPU_FLOPS_PER_S:.1e} FLOP/s per core, "
                  f"fine-tuning per task x seed as benchmarked in results/bench, scaled by encoder size)")
-    done = sum(1 for u in units if u.id in measured)
     lines.append(f"left to run: {len(units) - done} of {len(units)} units, about {left_s / 60 / workers:.0f} min on "
                  f"{workers} workers (a cell with finished units at their mean wall time, the others at the "
                  f"estimate x {calibration:.2f}, what the finished units took against it)")

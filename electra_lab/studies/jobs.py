@@ -25,6 +25,7 @@ class Job:
     log: Path | None = None  # stdout and stderr go here (else inherited)
     progress: Path | None = None  # the progress file the job keeps (electra_lab.progress), shown while it runs
     ok_codes: tuple[int, ...] = ()  # exit codes that mean "not done here, not failed" (e.g. taken by another worker)
+    expected_seconds: float = 0.0  # its expected wall time, for a deadline (run_jobs' start_by)
 
     def finished(self) -> bool:
         return self.done_when is not None and self.done_when.exists()
@@ -36,19 +37,41 @@ class JobFailed(ElectraLabError, RuntimeError):
 
 def run_jobs(jobs: list[Job], workers: int = 2, poll_seconds: float = 1.0, echo=None, stream=None,
              live: bool | None = None, status_every: float = 30.0,
-             overall: tuple[str, int, int] | None = None) -> None:
+             overall: tuple[str, int, int] | None = None, start_by: float | None = None) -> list[str]:
     """Run the unfinished jobs, at most `workers` at a time. Lines go to `echo` (default: `stream`,
     above the live bars); live: one redrawn bar per running job (None: when `stream`, default
     stderr, is a terminal), else a plain status line per job at most every `status_every` s.
-    overall: (label, done, total) of a bar over the whole study, advanced as jobs succeed."""
+    overall: (label, done, total) of a bar over the whole study, advanced as jobs succeed.
+    start_by: a deadline (time.time()): a job is not started when its expected_seconds would take it
+    past it, nor any job after it; running jobs finish. Returns the names of the jobs left so."""
     display = JobDisplay(stream, live, echo, status_every, overall)
     try:
-        _run(jobs, workers, poll_seconds, display)
+        return _run(jobs, workers, poll_seconds, display, start_by)
     finally:
         display.close()
 
 
-def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay) -> None:
+def _leave_for_later(pending: list[Job], done: set[str], left: list[str], start_by: float | None,
+                     display: JobDisplay) -> None:
+    """Move from `pending` to `left` every job that cannot start in time: one that needs a job left
+    for later, or a ready one whose expected time would take it past start_by (repeated, since
+    leaving one job may leave the jobs after it)."""
+    moved = True
+    while moved:
+        moved = False
+        for job in list(pending):
+            late = start_by is not None and all(a in done for a in job.after) and \
+                time.time() + job.expected_seconds > start_by
+            if late or any(a in left for a in job.after):
+                pending.remove(job)
+                left.append(job.name)
+                moved = True
+                why = f"expected {job.expected_seconds / 60:.0f} min, past the deadline" if late else "after one left"
+                display.event(f"[jobs] left for a later run: {job.name} ({why})")
+
+
+def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay,
+         start_by: float | None = None) -> list[str]:
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise ValueError("job names must be unique")
@@ -60,6 +83,7 @@ def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay
     pending = [j for j in jobs if j.name not in done]
     running: dict[str, tuple[subprocess.Popen, object]] = {}
     failed: list[str] = []
+    left: list[str] = []  # not started: they would not finish by start_by (or need one that would not)
     while pending or running:
         for name, (proc, handle) in list(running.items()):
             code = proc.poll()
@@ -80,6 +104,7 @@ def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay
                 failed.append(name)
                 display.event(f"[jobs] FAILED ({code}): {name}")
         if not failed:
+            _leave_for_later(pending, done, left, start_by, display)
             for job in [j for j in pending if all(a in done for a in j.after)]:
                 if len(running) >= workers:
                     break
@@ -101,3 +126,4 @@ def _run(jobs: list[Job], workers: int, poll_seconds: float, display: JobDisplay
     if failed:
         logs = [str(j.log) for j in jobs if j.name in failed and j.log]
         raise JobFailed(f"failed jobs: {failed}" + (f"; see {logs}" if logs else "") + "; rerun to resume")
+    return left

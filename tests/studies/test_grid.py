@@ -250,3 +250,16 @@ def test_a_task_whose_files_cannot_be_had_stops_the_grid_before_any_pretraining(
     # nothing was pretrained (before this check, each unit pretrained and then failed to fine-tune)
     assert not list((tmp_path / "runs").rglob("summary.json")) and not list((tmp_path / "runs").rglob("*.pt"))
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))
+
+
+def test_hours_starts_no_unit_that_would_not_finish_in_time(study_env, tmp_path):
+    path = study_env("g", axes=AXES)
+    done = cli("grid", str(path), "--hours", "0")
+    assert done.returncode == 0, done.stderr
+    assert "3 unit(s) would not finish within 0 h and were not started" in done.stderr
+    assert "0/3 units done" in done.stdout and "[jobs] start" not in done.stderr
+    assert not list((tmp_path / "runs").rglob("summary.json"))
+    ledger = ledger_study(load_study(path), None)  # left offered, so a rerun claims them as usual
+    assert all(t.state == optuna.trial.TrialState.WAITING for ts in unit_trials(ledger).values() for t in ts)
+    rerun = cli("grid", str(path), "--hours", "100")  # time enough: every unit runs
+    assert rerun.returncode == 0 and "3/3 units done" in rerun.stdout, rerun.stderr

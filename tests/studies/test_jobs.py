@@ -33,6 +33,23 @@ def test_a_failed_job_is_named_and_its_dependents_never_start(tmp_path):
     assert not (tmp_path / "next").exists()
 
 
+def test_a_deadline_leaves_the_jobs_that_would_not_finish_by_it_and_those_after_them(tmp_path):
+    import dataclasses
+    import time
+
+    short = dataclasses.replace(write_job("short", tmp_path / "short"), expected_seconds=1.0)
+    long = dataclasses.replace(write_job("long", tmp_path / "long"), expected_seconds=3600.0)
+    after_long = write_job("after_long", tmp_path / "after_long", after=["long"])
+    after_short = write_job("after_short", tmp_path / "after_short", after=["short"])
+    events = []
+    left = run_jobs([short, long, after_long, after_short], workers=2, poll_seconds=0.01, echo=events.append,
+                    start_by=time.time() + 600)
+    assert sorted(left) == ["after_long", "long"]  # an hour's job does not fit in 10 minutes, nor what needs it
+    assert sorted((tmp_path / "order.txt").read_text().split()) == ["after_short", "short"]
+    assert any("left for a later run: long (expected 60 min, past the deadline)" in e for e in events)
+    assert run_jobs([write_job("free", tmp_path / "free")], poll_seconds=0.01, echo=events.append) == []
+
+
 def test_unknown_dependency_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="ghost"):
         run_jobs([write_job("a", tmp_path / "a", after=["ghost"])], echo=lambda m: None)
