@@ -194,6 +194,7 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
                      "mean dev score over pretraining seeds; every table and plot below reports its test scores.\n\n"
                      + frame_markdown(choices) + "\n")
     items = study.report or [ReportItem(kind="table", title="all cells")]
+    switches = phase_switches(study)  # read from the cell files once, for every plot
     for i, item in enumerate(items):
         title = item.title or f"{item.kind} {i}"
         if item.kind == "table":
@@ -212,7 +213,7 @@ def write_report(study: Study, source: str = "auto", command: str | None = None)
             parts.append(f"## {title}\n\n{body}")
         else:
             png = out / f"{item.kind}_{i}.png"
-            plot(stats, item, png, study, phase_switches(study))
+            plot(stats, item, png, study, switches)
             parts.append(f"## {title}\n\n![{title}]({png.name})\n")
     if not any(item.kind == "table" for item in items):
         parts.append("## All cells\n\n" + frame_markdown(table(stats, ReportItem(kind="table"), order)) + "\n")

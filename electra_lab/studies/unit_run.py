@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,7 +141,7 @@ def evaluate_point(study: Study, unit: Unit, cfg, point: Point, folder: Path, ru
     row = {"fraction": point.fraction, "train_size": point.train_size, "recipe": point.recipe,
            "pretrain_flops": flops, "suite_score": result.score,
            **({"pretrain_flops_sparse_lookup": by_lookup["sparse"]} if by_lookup else {}),
-           "dev_score": statistics.fmean(t["dev_median"] for t in tasks.values()), "tasks": tasks,
+           "dev_score": result.dev_score, "tasks": tasks,
            "finetune_seconds": round(result.seconds, 1), "run_id": None}
     if tracking:
         row["run_id"] = log_evaluation_row(study, unit, row, parent_run_id)
